@@ -1,0 +1,139 @@
+// Package cloudtrail turns AWS CloudTrail records, in every envelope they
+// arrive in, into events whose fields are named as Elastic's AWS CloudTrail
+// integration names them (ECS and aws.cloudtrail.*).
+//
+// Fields are computed lazily from the parsed record: Get answers one dotted
+// ECS path without building the whole document, which only Document does.
+package cloudtrail
+
+import (
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+)
+
+// Event is one CloudTrail API event. It borrows the decoder's buffers and is
+// valid only during the callback that receives it.
+type Event struct {
+	rec  *fastjson.Value // the CloudTrail record object
+	raw  []byte          // the record's JSON text when known (nil inside a parsed envelope)
+	ts   time.Time
+	tsOK bool
+	buf  []byte // scratch for computed strings; reset per event
+	// flat caches, per flattenedPrefixes entry, whether the payload is
+	// present and small enough to be flattened: 0 unknown, 1 yes, 2 no.
+	flat [len(flattenedPrefixes)]uint8
+}
+
+func (e *Event) reset(rec *fastjson.Value, raw []byte) {
+	e.rec, e.raw = rec, raw
+	e.buf = e.buf[:0]
+	e.ts, e.tsOK = time.Time{}, false
+	e.flat = [len(flattenedPrefixes)]uint8{}
+	if s, ok := e.str("eventTime"); ok {
+		e.ts, e.tsOK = parseTime(s)
+	}
+}
+
+// Time is the event's own time (CloudTrail eventTime, ECS @timestamp); ok is
+// false when the record has no parseable eventTime.
+func (e *Event) Time() (t time.Time, ok bool) { return e.ts, e.tsOK }
+
+// ID is the CloudTrail eventID (ECS event.id), or "" when absent.
+func (e *Event) ID() string {
+	s, _ := e.str("eventID")
+	return s
+}
+
+// Raw returns the record's JSON text when the record arrived as text of its
+// own (a raw record or a string inside an envelope); otherwise it renders the
+// parsed record. Like the event, the result is borrowed.
+func (e *Event) Raw() []byte {
+	if e.raw != nil {
+		return e.raw
+	}
+	start := len(e.buf)
+	e.buf = e.rec.MarshalTo(e.buf)
+	return e.buf[start:]
+}
+
+// Get appends to dst every value of the ECS field and returns the result.
+// Unknown fields and absent values append nothing.
+func (e *Event) Get(field string, dst []Value) []Value {
+	if g := Lookup(field); g != nil {
+		return g(e, dst)
+	}
+	return dst
+}
+
+// Has reports whether the field has at least one value.
+func (e *Event) Has(field string) bool {
+	var arr [4]Value
+	return len(e.Get(field, arr[:0])) > 0
+}
+
+// Getter answers one field for an event; resolve it once with Lookup.
+type Getter func(e *Event, dst []Value) []Value
+
+// Lookup resolves an ECS field name to its getter, or nil when the field is
+// not one this package produces.
+func Lookup(field string) Getter {
+	if f, ok := fieldTable[field]; ok {
+		return f.get
+	}
+	for i, p := range flattenedPrefixes {
+		if rest, ok := strings.CutPrefix(field, p.ecs+"."); ok {
+			return flattenedGetter(i, rest)
+		}
+	}
+	if rest, ok := strings.CutPrefix(field, "aws.cloudtrail.resources."); ok {
+		return resourceGetter(rest)
+	}
+	return nil
+}
+
+// Known reports whether field is one Lookup resolves.
+func Known(field string) bool { return Lookup(field) != nil }
+
+// Fields lists the fixed ECS fields this package produces, sorted. Fields
+// under aws.cloudtrail.flattened.* and aws.cloudtrail.resources.* are open
+// ended and not listed.
+func Fields() []string { return fieldNames }
+
+// get returns the value at a path of the record, or nil.
+func (e *Event) get(path ...string) *fastjson.Value {
+	v := e.rec
+	for _, k := range path {
+		if v == nil || v.Type() != fastjson.TypeObject {
+			return nil
+		}
+		o, _ := v.Object()
+		v = o.Get(k)
+	}
+	return v
+}
+
+// str returns the string form of a scalar at path, honouring remove-nulls.
+func (e *Event) str(path ...string) (string, bool) {
+	v, ok := e.scalar(e.get(path...))
+	return v.Str, ok
+}
+
+func parseTime(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// appendTime formats t as Elasticsearch prints dates, with milliseconds.
+func (e *Event) appendTime(t time.Time) string {
+	start := len(e.buf)
+	e.buf = t.AppendFormat(e.buf, "2006-01-02T15:04:05.000Z07:00")
+	return b2s(e.buf[start:])
+}
+
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -1,0 +1,533 @@
+package cloudtrail
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/valyala/fastjson"
+)
+
+// The mapping follows ../shared/spec/cloudtrail-ecs-mapping.md (Elastic's
+// newest CloudTrail pipeline). Section numbers below refer to it.
+
+type fieldDef struct {
+	get   Getter
+	array bool // rendered as a JSON array even with one value
+}
+
+var fieldTable = map[string]fieldDef{
+	"@timestamp": {get: func(e *Event, dst []Value) []Value {
+		if !e.tsOK {
+			return dst
+		}
+		return append(dst, StringValue(e.appendTime(e.ts)))
+	}},
+	"ecs.version":         {get: constant("8.11.0")},
+	"event.kind":          {get: constant("event")},
+	"event.dataset":       {get: constant("aws.cloudtrail")},
+	"data_stream.dataset": {get: constant("aws.cloudtrail")},
+	"cloud.provider":      {get: constant("aws")},
+	"event.action":        {get: path("eventName")},
+	"event.provider":      {get: path("eventSource")},
+	"event.id":            {get: path("eventID")},
+	"event.outcome":       {get: outcome},
+	"event.type":          {get: categorization(false), array: true},
+	"event.category":      {get: categorization(true), array: true},
+	"cloud.region":        {get: path("awsRegion")},
+	"cloud.account.id":    {get: first(path("userIdentity", "accountId"), path("recipientAccountId"))},
+	"source.address":      {get: path("sourceIPAddress")},
+	"source.ip":           {get: sourceIP},
+	"user_agent.original": {get: path("userAgent")},
+
+	"user.id":           {get: userID},
+	"user.name":         {get: userName},
+	"user.email":        {get: userEmail},
+	"user.target.name":  {get: path("requestParameters", "userName")},
+	"user.target.id":    {get: path("responseElements", "user", "userId")},
+	"user.changes.name": {get: path("requestParameters", "newUserName")},
+	"group.id":          {get: path("responseElements", "group", "groupId")},
+	"group.name":        {get: path("requestParameters", "groupName")},
+	"related.user":      {get: relatedUser, array: true},
+
+	"aws.cloudtrail.event_version":                   {get: path("eventVersion")},
+	"aws.cloudtrail.event_category":                  {get: path("eventCategory")},
+	"aws.cloudtrail.event_type":                      {get: path("eventType")},
+	"aws.cloudtrail.api_version":                     {get: path("apiVersion")},
+	"aws.cloudtrail.management_event":                {get: stringified(path("managementEvent"))},
+	"aws.cloudtrail.read_only":                       {get: path("readOnly")},
+	"aws.cloudtrail.request_id":                      {get: path("requestID")},
+	"aws.cloudtrail.recipient_account_id":            {get: path("recipientAccountId")},
+	"aws.cloudtrail.shared_event_id":                 {get: path("sharedEventId")},
+	"aws.cloudtrail.vpc_endpoint_id":                 {get: path("vpcEndpointId")},
+	"aws.cloudtrail.error_code":                      {get: path("errorCode")},
+	"aws.cloudtrail.error_message":                   {get: path("errorMessage")},
+	"aws.cloudtrail.session_credential_from_console": {get: path("sessionCredentialFromConsole")},
+
+	"aws.cloudtrail.user_identity.type":                                        {get: path("userIdentity", "type")},
+	"aws.cloudtrail.user_identity.arn":                                         {get: path("userIdentity", "arn")},
+	"aws.cloudtrail.user_identity.access_key_id":                               {get: path("userIdentity", "accessKeyId")},
+	"aws.cloudtrail.user_identity.invoked_by":                                  {get: path("userIdentity", "invokedBy")},
+	"aws.cloudtrail.user_identity.session_context.mfa_authenticated":           {get: stringified(path("userIdentity", "sessionContext", "attributes", "mfaAuthenticated"))},
+	"aws.cloudtrail.user_identity.session_context.creation_date":               {get: date("userIdentity", "sessionContext", "attributes", "creationDate")},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.type":         {get: path("userIdentity", "sessionContext", "sessionIssuer", "type")},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.principal_id": {get: path("userIdentity", "sessionContext", "sessionIssuer", "principalId")},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.arn":          {get: path("userIdentity", "sessionContext", "sessionIssuer", "arn")},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.account_id":   {get: path("userIdentity", "sessionContext", "sessionIssuer", "accountId")},
+
+	"aws.cloudtrail.console_login.additional_eventdata.mobile_version": {get: consoleLogin("MobileVersion", true)},
+	"aws.cloudtrail.console_login.additional_eventdata.login_to":       {get: consoleLogin("LoginTo", false)},
+	"aws.cloudtrail.console_login.additional_eventdata.mfa_used":       {get: consoleLogin("MFAUsed", true)},
+
+	"aws.cloudtrail.request_parameters":    {get: javaString("requestParameters")},
+	"aws.cloudtrail.response_elements":     {get: javaString("responseElements")},
+	"aws.cloudtrail.additional_eventdata":  {get: javaString("additionalEventData")},
+	"aws.cloudtrail.service_event_details": {get: javaString("serviceEventDetails")},
+
+	"tls.version_protocol":   {get: tlsVersion(true)},
+	"tls.version":            {get: tlsVersion(false)},
+	"tls.cipher":             {get: tls("cipherSuite")},
+	"tls.client.server_name": {get: tls("clientProvidedHostHeader")},
+}
+
+// flattenedPrefixes are the aws.cloudtrail.flattened.* objects: any path
+// below them is answered from the record's payload object (an ES flattened
+// field: every leaf is queryable by its dotted path).
+var flattenedPrefixes = [...]struct{ ecs, src string }{
+	{"aws.cloudtrail.flattened.request_parameters", "requestParameters"},
+	{"aws.cloudtrail.flattened.response_elements", "responseElements"},
+	{"aws.cloudtrail.flattened.additional_eventdata", "additionalEventData"},
+	{"aws.cloudtrail.flattened.service_event_details", "serviceEventDetails"},
+}
+
+// resourceFields are the per-resource keys that documents and listings name;
+// any other key of a resource is reachable through Lookup as well.
+var resourceFields = []string{"arn", "account_id", "type"}
+
+var fieldNames = func() []string {
+	names := make([]string, 0, len(fieldTable)+len(resourceFields))
+	for k := range fieldTable {
+		names = append(names, k)
+	}
+	for _, k := range resourceFields {
+		names = append(names, "aws.cloudtrail.resources."+k)
+	}
+	sort.Strings(names)
+	return names
+}()
+
+func constant(s string) Getter {
+	v := StringValue(s)
+	return func(_ *Event, dst []Value) []Value { return append(dst, v) }
+}
+
+func path(p ...string) Getter {
+	return func(e *Event, dst []Value) []Value {
+		if v, ok := e.scalar(e.get(p...)); ok {
+			dst = append(dst, v)
+		}
+		return dst
+	}
+}
+
+// first answers with the first getter that yields anything.
+func first(gs ...Getter) Getter {
+	return func(e *Event, dst []Value) []Value {
+		for _, g := range gs {
+			if out := g(e, dst); len(out) > len(dst) {
+				return out
+			}
+		}
+		return dst
+	}
+}
+
+// stringified turns booleans into keyword strings, as String.valueOf does.
+func stringified(g Getter) Getter {
+	return func(e *Event, dst []Value) []Value {
+		n := len(dst)
+		dst = g(e, dst)
+		for i := n; i < len(dst); i++ {
+			dst[i] = StringValue(dst[i].Str)
+		}
+		return dst
+	}
+}
+
+func date(p ...string) Getter {
+	return func(e *Event, dst []Value) []Value {
+		s, ok := e.str(p...)
+		if !ok {
+			return dst
+		}
+		if t, ok := parseTime(s); ok {
+			s = e.appendTime(t)
+		}
+		return append(dst, StringValue(s))
+	}
+}
+
+func outcome(e *Event, dst []Value) []Value {
+	if e.str1("eventName") == "ConsoleLogin" {
+		if s, ok := e.str("responseElements", "ConsoleLogin"); ok {
+			start := len(e.buf)
+			e.buf = append(e.buf, strings.ToLower(s)...)
+			return append(dst, StringValue(b2s(e.buf[start:])))
+		}
+	}
+	if _, ok := e.str("errorCode"); ok {
+		return append(dst, StringValue("failure"))
+	}
+	if _, ok := e.str("errorMessage"); ok {
+		return append(dst, StringValue("failure"))
+	}
+	return append(dst, StringValue("success"))
+}
+
+func categorization(category bool) Getter {
+	return func(e *Event, dst []Value) []Value {
+		c, ok := categories[e.str1("eventName")]
+		if !ok {
+			if category {
+				return dst
+			}
+			return append(dst, StringValue("info"))
+		}
+		list := c.typ
+		if category {
+			list = c.category
+		}
+		for _, s := range list {
+			dst = append(dst, StringValue(s))
+		}
+		return dst
+	}
+}
+
+// str1 is str without the ok flag.
+func (e *Event) str1(p ...string) string {
+	s, _ := e.str(p...)
+	return s
+}
+
+func sourceIP(e *Event, dst []Value) []Value {
+	s, ok := e.str("sourceIPAddress")
+	if !ok {
+		return dst
+	}
+	// The pipeline's grok ^%{IP}$ takes only a whole literal, without zone.
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		dst = append(dst, StringValue(s))
+	}
+	return dst
+}
+
+// SourceIP returns source.ip parsed, for enrichment without a string round trip.
+func (e *Event) SourceIP() (netip.Addr, bool) {
+	s, ok := e.str("sourceIPAddress")
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+func (e *Event) identityType() string { return e.str1("userIdentity", "type") }
+
+func userID(e *Event, dst []Value) []Value {
+	if v, ok := e.scalar(e.get("userIdentity", "principalId")); ok {
+		return append(dst, v)
+	}
+	if e.identityType() == "IdentityCenterUser" {
+		return path("userIdentity", "onBehalfOf", "userId")(e, dst)
+	}
+	return dst
+}
+
+// name computes user.name (§3 steps 2, 5 and 10).
+func (e *Event) name() (string, bool) {
+	switch e.identityType() {
+	case "AssumedRole", "FederatedUser":
+		if s, ok := e.str("userIdentity", "sessionContext", "sessionIssuer", "userName"); ok {
+			return s, true
+		}
+	}
+	if s, ok := e.str("userIdentity", "userName"); ok {
+		return s, true
+	}
+	if e.str1("eventName") == "UserAuthentication" {
+		return e.str("additionalEventData", "UserName")
+	}
+	return "", false
+}
+
+func userName(e *Event, dst []Value) []Value {
+	if s, ok := e.name(); ok {
+		dst = append(dst, StringValue(s))
+	}
+	return dst
+}
+
+func userEmail(e *Event, dst []Value) []Value {
+	if s, ok := e.name(); ok && strings.IndexByte(s, '@') > 0 {
+		dst = append(dst, StringValue(s))
+	}
+	return dst
+}
+
+// sessionName is the last path segment of an assumed-role or federated-user
+// ARN in the aws or aws-us-gov partition (§3 step 7).
+func (e *Event) sessionName() (string, bool) {
+	switch e.identityType() {
+	case "AssumedRole", "FederatedUser":
+	default:
+		return "", false
+	}
+	arn, ok := e.str("userIdentity", "arn")
+	if !ok {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(arn, "arn:aws:sts:")
+	if !ok {
+		rest, ok = strings.CutPrefix(arn, "arn:aws-us-gov:sts:")
+	}
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 || i == len(rest)-1 {
+		return "", false
+	}
+	return rest[i+1:], true
+}
+
+func relatedUser(e *Event, dst []Value) []Value {
+	n := len(dst)
+	add := func(s string, ok bool) {
+		if !ok {
+			return
+		}
+		for _, v := range dst[n:] {
+			if v.Str == s {
+				return
+			}
+		}
+		dst = append(dst, StringValue(s))
+	}
+	if s, ok := e.sessionName(); ok {
+		add(s, true)
+		if i := strings.IndexByte(s, '@'); i > 0 {
+			add(s[:i], true)
+		}
+	}
+	add(e.str("requestParameters", "userName"))
+	add(e.str("requestParameters", "newUserName"))
+	add(e.str("responseElements", "user", "userId"))
+	var ids [2]Value
+	if id := userID(e, ids[:0]); len(id) > 0 {
+		add(id[0].Str, true)
+	}
+	add(e.name())
+	return dst
+}
+
+func consoleLogin(key string, boolean bool) Getter {
+	return func(e *Event, dst []Value) []Value {
+		if e.str1("eventName") != "ConsoleLogin" {
+			return dst
+		}
+		s, ok := e.str("additionalEventData", key)
+		if !ok {
+			return dst
+		}
+		if boolean {
+			return append(dst, boolValue(s != "No"))
+		}
+		return append(dst, StringValue(s))
+	}
+}
+
+// tlsDetails is absent as a whole when it holds the field names as values,
+// as some services write it.
+func (e *Event) tlsDetails() bool { return e.str1("tlsDetails", "tlsVersion") != "tlsVersion" }
+
+func tls(key string) Getter {
+	get := path("tlsDetails", key)
+	return func(e *Event, dst []Value) []Value {
+		if !e.tlsDetails() {
+			return dst
+		}
+		return get(e, dst)
+	}
+}
+
+// tlsVersion dissects "TLSv1.2" into protocol "tls" and version "1.2"; a
+// value without a "v" is the version as it stands.
+func tlsVersion(protocol bool) Getter {
+	return func(e *Event, dst []Value) []Value {
+		s, ok := e.str("tlsDetails", "tlsVersion")
+		if !ok || !e.tlsDetails() {
+			return dst
+		}
+		proto, ver, found := strings.Cut(s, "v")
+		switch {
+		case protocol && found && proto != "":
+			start := len(e.buf)
+			e.buf = append(e.buf, strings.ToLower(proto)...)
+			return append(dst, StringValue(b2s(e.buf[start:])))
+		case !protocol && found && ver != "":
+			return append(dst, StringValue(ver))
+		case !protocol && !found:
+			return append(dst, StringValue(s))
+		}
+		return dst
+	}
+}
+
+// javaString renders a payload object as Painless Map.toString does (§5).
+func javaString(key string) Getter {
+	return func(e *Event, dst []Value) []Value {
+		v := e.get(key)
+		if missing(v) {
+			return dst
+		}
+		start := len(e.buf)
+		e.buf = appendJava(e.buf, v)
+		return append(dst, StringValue(b2s(e.buf[start:])))
+	}
+}
+
+// flattenedGetter answers aws.cloudtrail.flattened.<payload>.<rest>.
+func flattenedGetter(i int, rest string) Getter {
+	return func(e *Event, dst []Value) []Value {
+		if v := e.flattened(i); v != nil {
+			dst = e.leaves(v, rest, dst)
+		}
+		return dst
+	}
+}
+
+// flattened returns payload i of flattenedPrefixes, or nil when it is absent
+// or, by the pipeline's size rule, too large: a payload whose toString is
+// 32766 characters or more is kept only as the keyword string.
+func (e *Event) flattened(i int) *fastjson.Value {
+	v := e.get(flattenedPrefixes[i].src)
+	if e.flat[i] == 0 {
+		e.flat[i] = 2
+		if !missing(v) && javaLen(v) < 32766 {
+			e.flat[i] = 1
+		}
+	}
+	if e.flat[i] != 1 {
+		return nil
+	}
+	return v
+}
+
+// leaves collects the values at a dotted path below v. Keys may themselves
+// contain dots, as in an ES flattened field; arrays fan out.
+func (e *Event) leaves(v *fastjson.Value, p string, dst []Value) []Value {
+	switch v.Type() {
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, c := range a {
+			dst = e.leaves(c, p, dst)
+		}
+	case fastjson.TypeObject:
+		if p == "" {
+			return dst
+		}
+		o, _ := v.Object()
+		o.Visit(func(k []byte, c *fastjson.Value) {
+			switch {
+			case string(k) == p:
+				dst = e.leafValues(c, dst)
+			case len(p) > len(k) && p[len(k)] == '.' && p[:len(k)] == string(k):
+				dst = e.leaves(c, p[len(k)+1:], dst)
+			}
+		})
+	}
+	return dst
+}
+
+func (e *Event) leafValues(v *fastjson.Value, dst []Value) []Value {
+	if v == nil {
+		return dst
+	}
+	if v.Type() == fastjson.TypeArray {
+		a, _ := v.Array()
+		for _, c := range a {
+			dst = e.leafValues(c, dst)
+		}
+		return dst
+	}
+	if s, ok := e.scalar(v); ok {
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+// resources yields the elements of resources[] after remove-nulls and the
+// pipeline's de-duplication on arn + account + type (the last one wins).
+func (e *Event) resources(fn func(r *fastjson.Object)) {
+	arr := e.get("resources")
+	if arr == nil || arr.Type() != fastjson.TypeArray {
+		return
+	}
+	elems, _ := arr.Array()
+	key := func(o *fastjson.Object) [3]string {
+		return [3]string{resKey(e, o, "arn"), resKey(e, o, "account_id"), resKey(e, o, "type")}
+	}
+outer:
+	for i, el := range elems {
+		if el.Type() != fastjson.TypeObject || missing(el) {
+			continue
+		}
+		o, _ := el.Object()
+		k := key(o)
+		for _, later := range elems[i+1:] {
+			if later.Type() == fastjson.TypeObject && !missing(later) {
+				lo, _ := later.Object()
+				if key(lo) == k {
+					continue outer
+				}
+			}
+		}
+		fn(o)
+	}
+}
+
+// resKey reads a resource's value under its ECS name: "arn" comes from ARN
+// (or arn), "account_id" from accountId (or account_id); other keys verbatim.
+func resKey(e *Event, o *fastjson.Object, field string) string {
+	v, _ := e.scalar(resValue(o, field))
+	return v.Str
+}
+
+func resValue(o *fastjson.Object, field string) *fastjson.Value {
+	switch field {
+	case "arn":
+		if v := o.Get("ARN"); v != nil {
+			return v
+		}
+	case "account_id":
+		if v := o.Get("accountId"); v != nil {
+			return v
+		}
+	case "ARN", "accountId":
+		return nil // renamed away
+	}
+	return o.Get(field)
+}
+
+func resourceGetter(field string) Getter {
+	return func(e *Event, dst []Value) []Value {
+		e.resources(func(o *fastjson.Object) {
+			dst = e.leafValues(resValue(o, field), dst)
+		})
+		return dst
+	}
+}

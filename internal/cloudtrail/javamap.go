@@ -1,0 +1,147 @@
+package cloudtrail
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// Elastic's pipeline stores requestParameters and friends as the Painless
+// (Java) toString of the parsed map: {k=v, k2=[a, b]}. Elasticsearch builds
+// those maps as java.util.HashMap, so entries come out in HashMap bucket
+// order. We reproduce it exactly, which keeps wildcard queries written
+// against Elastic's strings (e.g. *roleArn=arn:aws:iam::*) meaning the same
+// here. The table never shrinks: its size follows the key count before the
+// remove-nulls pass deleted any.
+
+// appendJava appends the Java toString of a (remove-nulls filtered) value.
+func appendJava(dst []byte, v *fastjson.Value) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		dst = append(dst, '{')
+		for i, kv := range javaOrder(o) {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = append(dst, kv.k...)
+			dst = append(dst, '=')
+			dst = appendJava(dst, kv.v)
+		}
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		dst = append(dst, '[')
+		n := 0
+		for _, c := range a {
+			if missing(c) {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ", "...)
+			}
+			n++
+			dst = appendJava(dst, c)
+		}
+		return append(dst, ']')
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return append(dst, b...)
+	case fastjson.TypeNumber:
+		return appendJavaNumber(dst, v)
+	case fastjson.TypeTrue:
+		return append(dst, "true"...)
+	case fastjson.TypeFalse:
+		return append(dst, "false"...)
+	}
+	return append(dst, "null"...)
+}
+
+type javaKV struct {
+	k      string
+	v      *fastjson.Value
+	bucket uint32
+}
+
+// javaOrder lists an object's present entries in java.util.HashMap
+// iteration order: by bucket, then by insertion within a bucket.
+func javaOrder(o *fastjson.Object) []javaKV {
+	capacity := uint32(16)
+	for float64(o.Len()) > 0.75*float64(capacity) {
+		capacity *= 2
+	}
+	kvs := make([]javaKV, 0, o.Len())
+	o.Visit(func(k []byte, c *fastjson.Value) {
+		if missing(c) {
+			return
+		}
+		h := javaHash(string(k))
+		kvs = append(kvs, javaKV{k: string(k), v: c, bucket: (h ^ h>>16) & (capacity - 1)})
+	})
+	slices.SortStableFunc(kvs, func(a, b javaKV) int { return int(a.bucket) - int(b.bucket) })
+	return kvs
+}
+
+// javaHash is String.hashCode over UTF-16 code units.
+func javaHash(s string) uint32 {
+	var h uint32
+	for _, r := range s {
+		if r >= 0x10000 {
+			r1, r2 := utf16.EncodeRune(r)
+			h = 31*h + uint32(r1)
+			h = 31*h + uint32(r2)
+			continue
+		}
+		h = 31*h + uint32(r)
+	}
+	return h
+}
+
+// appendJavaNumber prints a JSON number as Jackson-parsed Java prints it:
+// integers verbatim, decimals as Double.toString.
+func appendJavaNumber(dst []byte, v *fastjson.Value) []byte {
+	start := len(dst)
+	dst = v.MarshalTo(dst)
+	if !strings.ContainsAny(string(dst[start:]), ".eE") {
+		return dst
+	}
+	f, _ := v.Float64()
+	dst = dst[:start]
+	abs := math.Abs(f)
+	if abs == 0 || (abs >= 1e-3 && abs < 1e7) {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		dst = append(dst, s...)
+		if !strings.Contains(s, ".") {
+			dst = append(dst, ".0"...)
+		}
+		return dst
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'E', -1, 64), "E")
+	dst = append(dst, mant...)
+	if !strings.Contains(mant, ".") {
+		dst = append(dst, ".0"...)
+	}
+	e, _ := strconv.Atoi(exp)
+	dst = append(dst, 'E')
+	return strconv.AppendInt(dst, int64(e), 10)
+}
+
+// javaLen is the length of the toString in UTF-16 code units.
+func javaLen(v *fastjson.Value) int {
+	s := appendJava(nil, v)
+	n := 0
+	for len(s) > 0 {
+		r, size := utf8.DecodeRune(s)
+		s = s[size:]
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+	}
+	return n
+}
