@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -445,6 +446,8 @@ func fromGo(a *fastjson.Arena, x any, depth int) (*fastjson.Value, error) {
 		return a.NewNumberInt(int(t)), nil
 	case float64:
 		return a.NewNumberFloat64(t), nil
+	case json.Number:
+		return a.NewNumberString(string(t)), nil
 	case float32:
 		return a.NewNumberFloat64(float64(t)), nil
 	case map[string]any:

@@ -110,7 +110,7 @@ func appendJavaNumber(dst []byte, v *fastjson.Value) []byte {
 	if !strings.ContainsAny(string(dst[start:]), ".eE") {
 		return dst
 	}
-	f, _ := v.Float64()
+	f, _ := strconv.ParseFloat(string(dst[start:]), 64)
 	dst = dst[:start]
 	abs := math.Abs(f)
 	if abs == 0 || (abs >= 1e-3 && abs < 1e7) {

@@ -88,10 +88,11 @@ func (e *Event) scalar(v *fastjson.Value) (Value, bool) {
 		b, _ := v.StringBytes()
 		return Value{Kind: String, Str: b2s(b)}, true
 	case fastjson.TypeNumber:
-		f, _ := v.Float64()
 		start := len(e.buf)
 		e.buf = v.MarshalTo(e.buf)
-		return Value{Kind: Number, Str: b2s(e.buf[start:]), Num: f}, true
+		s := b2s(e.buf[start:])
+		f, _ := strconv.ParseFloat(s, 64)
+		return Value{Kind: Number, Str: s, Num: f}, true
 	case fastjson.TypeTrue:
 		return Value{Kind: Bool, Str: "true", Bool: true}, true
 	case fastjson.TypeFalse:

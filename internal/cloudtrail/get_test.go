@@ -1,0 +1,103 @@
+package cloudtrail
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestGet(t *testing.T) {
+	recs := readEvents(t)
+	cases := []struct {
+		rec   int
+		field string
+		want  []string
+	}{
+		{4, "aws.cloudtrail.resources.arn", []string{"arn:aws:iam::111122223333:role/payments-api"}}, // duplicates dropped
+		{5, "aws.cloudtrail.resources.type", []string{"AWS::IAM::Role", "AWS::IAM::SAMLProvider"}},
+		{8, "aws.cloudtrail.resources.account_id", []string{"111122223333"}},
+		{4, "aws.cloudtrail.flattened.request_parameters.roleArn", []string{"arn:aws:iam::111122223333:role/payments-api"}},
+		{4, "aws.cloudtrail.flattened.request_parameters.durationSeconds", []string{"3600"}},
+		{4, "aws.cloudtrail.flattened.response_elements.assumedRoleUser.arn", []string{"arn:aws:sts::111122223333:assumed-role/payments-api/botocore-session-1709298000"}},
+		{0, "aws.cloudtrail.flattened.request_parameters.tags.key", []string{"team"}},
+		{0, "aws.cloudtrail.flattened.request_parameters.tags", nil}, // objects are not leaves
+		{8, "aws.cloudtrail.flattened.request_parameters.x-amz-acl", nil},
+		{4, "source.ip", []string{"198.51.100.7"}},
+		{3, "source.ip", []string{"2001:db8::42"}},
+		{10, "source.ip", []string{"::ffff:198.51.100.8"}},
+		{8, "source.ip", nil},
+		{9, "source.address", nil},
+		{6, "source.address", []string{"lambda.amazonaws.com"}},
+		{4, "user.name", []string{"system:serviceaccount:payments:api"}},
+		{1, "user.name", []string{"AdminRole"}},
+		{1, "related.user", []string{"carol@example.com", "carol", "bob", "robert", "AROAEXAMPLEADMIN0001:carol@example.com", "AdminRole"}},
+		{2, "event.outcome", []string{"success"}},
+		{8, "event.outcome", []string{"failure"}},
+		{2, "aws.cloudtrail.console_login.additional_eventdata.mfa_used", []string{"true"}},
+		{4, "event.category", nil},
+		{4, "event.type", []string{"info"}},
+		{0, "event.type", []string{"user", "creation"}},
+		{4, "cloud.account.id", []string{"111122223333"}},
+		{8, "cloud.account.id", []string{"444455556666"}},
+		{9, "tls.cipher", nil},
+		{8, "tls.version", []string{"1.3"}},
+		{8, "tls.version_protocol", nil},
+		{7, "user.id", []string{"906754a8-example-frank"}},
+		{0, "no.such.field", nil},
+	}
+	d := NewDecoder(Options{})
+	for _, c := range cases {
+		t.Run(c.field, func(t *testing.T) {
+			var got []string
+			d.Decode(recs[c.rec], func(ev *Event) {
+				for _, v := range ev.Get(c.field, nil) {
+					got = append(got, v.Str)
+				}
+			})
+			if !slices.Equal(got, c.want) {
+				t.Errorf("event %d: %s = %q, want %q", c.rec, c.field, got, c.want)
+			}
+		})
+	}
+}
+
+func TestEventBasics(t *testing.T) {
+	recs := readEvents(t)
+	NewDecoder(Options{}).Decode(recs[9], func(ev *Event) {
+		ts, ok := ev.Time()
+		if !ok || ts.Format("2006-01-02T15:04:05.000Z07:00") != "2026-03-01T18:00:00.123Z" {
+			t.Errorf("Time = %v %v", ts, ok)
+		}
+		if ev.ID() != "11111111-0000-4000-8000-00000000000a" {
+			t.Errorf("ID = %q", ev.ID())
+		}
+		if string(ev.Raw()) != string(recs[9]) {
+			t.Error("Raw is not the record text")
+		}
+		if _, ok := ev.SourceIP(); ok {
+			t.Error("SourceIP for source address -")
+		}
+	})
+	for _, f := range Fields() {
+		if !Known(f) {
+			t.Errorf("listed field %s is not known", f)
+		}
+	}
+}
+
+func TestJavaNumbers(t *testing.T) {
+	cases := map[string]string{
+		`{"a":1}`: "{a=1}", `{"a":1.5}`: "{a=1.5}", `{"a":100.0}`: "{a=100.0}",
+		`{"a":1e21}`: "{a=1.0E21}", `{"a":1.5e-5}`: "{a=1.5E-5}", `{"a":-0.001}`: "{a=-0.001}",
+		`{"a":[1,null,"x",{}],"b":null}`: "{a=[1, x]}",
+	}
+	for in, want := range cases {
+		var p = NewDecoder(Options{})
+		v, err := p.levels[0].p.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendJava(nil, v)); got != want {
+			t.Errorf("%s -> %s, want %s", in, got, want)
+		}
+	}
+}
