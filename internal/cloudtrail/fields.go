@@ -478,24 +478,29 @@ func (e *Event) resources(fn func(r *fastjson.Object)) {
 		return
 	}
 	elems, _ := arr.Array()
-	key := func(o *fastjson.Object) [3]string {
-		return [3]string{resKey(e, o, "arn"), resKey(e, o, "account_id"), resKey(e, o, "type")}
+	var small [8][3]string
+	keys := small[:0]
+	if len(elems) > len(small) {
+		keys = make([][3]string, 0, len(elems))
+	}
+	for _, el := range elems {
+		var k [3]string
+		if o, err := el.Object(); err == nil {
+			k = [3]string{resKey(e, o, "arn"), resKey(e, o, "account_id"), resKey(e, o, "type")}
+		}
+		keys = append(keys, k)
 	}
 outer:
 	for i, el := range elems {
-		if el.Type() != fastjson.TypeObject || missing(el) {
+		if el.Type() != fastjson.TypeObject || (keys[i] == [3]string{} && missing(el)) {
 			continue
 		}
-		o, _ := el.Object()
-		k := key(o)
-		for _, later := range elems[i+1:] {
-			if later.Type() == fastjson.TypeObject && !missing(later) {
-				lo, _ := later.Object()
-				if key(lo) == k {
-					continue outer
-				}
+		for _, later := range keys[i+1:] {
+			if later == keys[i] {
+				continue outer
 			}
 		}
+		o, _ := el.Object()
 		fn(o)
 	}
 }
