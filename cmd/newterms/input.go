@@ -31,8 +31,8 @@ func readInputs(paths []string, stdin io.Reader, fn func(unit) bool) error {
 	}
 	for _, p := range paths {
 		if p == "-" {
-			if !readStream("<stdin>", stdin, fn) {
-				return nil
+			if cont, err := readStream("<stdin>", stdin, fn); !cont || err != nil {
+				return err
 			}
 			continue
 		}
@@ -81,32 +81,32 @@ func readFile(path string, fn func(unit) bool) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	return readStream(path, f, fn), nil
+	return readStream(path, f, fn)
 }
 
 // readStream splits a stream into units. It reads line by line unless the
 // first line is an incomplete JSON value (a pretty-printed document), in
-// which case the whole stream is one unit.
-func readStream(name string, r io.Reader, fn func(unit) bool) bool {
+// which case the whole stream is one unit. A read error (a truncated gzip
+// file) comes back after the units that arrived intact.
+func readStream(name string, r io.Reader, fn func(unit) bool) (bool, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
+	var src io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fn(unit{name: name, line: 1, data: []byte{0x1f, 0x8b}})
+			return false, fmt.Errorf("%s: %w", name, err)
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 1<<20)
+		src = zr
 	}
-	data, err := io.ReadAll(br)
-	if err != nil {
-		// A truncated gzip stream: hand over what arrived; the decoder
-		// reports what is wrong with it.
-		fmt.Fprintf(os.Stderr, "newterms: %s: %v\n", name, err)
+	data, readErr := io.ReadAll(src)
+	if readErr != nil {
+		readErr = fmt.Errorf("%s: %w", name, readErr)
 	}
 	first := bytes.TrimSpace(firstLine(data))
 	if len(first) > 0 && (first[0] == '{' || first[0] == '[') && fastjson.ValidateBytes(first) != nil &&
 		fastjson.ValidateBytes(data) == nil {
-		return fn(unit{name: name, line: 1, data: data})
+		return fn(unit{name: name, line: 1, data: data}), readErr
 	}
 	line := 0
 	for len(data) > 0 {
@@ -117,10 +117,10 @@ func readStream(name string, r io.Reader, fn func(unit) bool) bool {
 			continue
 		}
 		if !fn(unit{name: name, line: line, data: l}) {
-			return false
+			return false, readErr
 		}
 	}
-	return true
+	return true, readErr
 }
 
 func firstLine(b []byte) []byte {

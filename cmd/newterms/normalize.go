@@ -25,17 +25,16 @@ func runNormalize(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
 	dec := cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: *maxSize})
 	status := 0
 	var encErr error
 	err := readInputs(fl.Args(), stdin, func(u unit) bool {
 		res := dec.Decode(u.data, func(ev *cloudtrail.Event) {
-			b, err := json.Marshal(ev.Document())
-			if err != nil {
+			if err := enc.Encode(ev.Document()); err != nil {
 				encErr = err
-				return
 			}
-			out.Write(append(b, '\n'))
 		})
 		for _, e := range res.Errors {
 			fmt.Fprintf(stderr, "newterms normalize: %s:%d: %v\n", u.name, u.line, e)

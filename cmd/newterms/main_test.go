@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const events = "../../testdata/cloudtrail/events.ndjson"
+
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestNormalize(t *testing.T) {
+	raw, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := bytes.Count(raw, []byte("\n"))
+	dir := t.TempDir()
+	gzPath := filepath.Join(dir, "sub", "records.json.gz")
+	os.MkdirAll(filepath.Dir(gzPath), 0o755)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(`{"Records":[` + strings.Join(strings.Split(strings.TrimSpace(string(raw)), "\n"), ",") + `]}`))
+	zw.Close()
+	os.WriteFile(gzPath, buf.Bytes(), 0o644)
+	var pretty bytes.Buffer
+	json.Indent(&pretty, bytes.Split(raw, []byte("\n"))[0], "", "  ")
+	prettyPath := filepath.Join(dir, "pretty.json")
+	os.WriteFile(prettyPath, pretty.Bytes(), 0o644)
+	truncated := filepath.Join(dir, "truncated.json.gz")
+	os.WriteFile(truncated, buf.Bytes()[:buf.Len()/2], 0o644)
+	bad := filepath.Join(dir, "bad.ndjson")
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	os.WriteFile(bad, []byte(lines[0]+"\n{broken\n"+lines[1]+"\n"), 0o644)
+
+	cases := []struct {
+		name     string
+		stdin    string
+		args     []string
+		code     int
+		docs     int
+		errorHas string
+	}{
+		{"file", "", []string{"normalize", events}, 0, n, ""},
+		{"stdin", string(raw), []string{"normalize"}, 0, n, ""},
+		{"stdin dash", string(raw), []string{"normalize", "-"}, 0, n, ""},
+		{"gzip in a directory", "", []string{"normalize", dir + "/sub"}, 0, n, ""},
+		{"pretty-printed document", "", []string{"normalize", prettyPath}, 0, 1, ""},
+		{"bad line stops", "", []string{"normalize", bad}, 1, 1, "bad.ndjson:2: invalid_json"},
+		{"keep going", "", []string{"normalize", "--keep-going", bad}, 1, 2, "bad.ndjson:2: invalid_json"},
+		{"truncated gzip", "", []string{"normalize", truncated}, 1, 0, "unexpected EOF"},
+		{"missing file", "", []string{"normalize", filepath.Join(dir, "nope")}, 1, 0, "no such file"},
+		{"bad flag", "", []string{"normalize", "--nope"}, 2, 0, "flag provided but not defined"},
+		{"unknown command", "", []string{"frobnicate"}, 2, 0, `unknown command "frobnicate"`},
+		{"no command", "", nil, 2, 0, "usage: newterms"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, c.stdin, c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, c.code, errs)
+			}
+			docs := 0
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				if l == "" {
+					continue
+				}
+				var d map[string]any
+				if err := json.Unmarshal([]byte(l), &d); err != nil || d["event"] == nil {
+					t.Fatalf("not an ECS document: %s", l)
+				}
+				docs++
+			}
+			if docs != c.docs {
+				t.Errorf("%d documents, want %d", docs, c.docs)
+			}
+			if c.errorHas != "" && !strings.Contains(errs, c.errorHas) {
+				t.Errorf("stderr %q lacks %q", errs, c.errorHas)
+			}
+		})
+	}
+}

@@ -1,0 +1,146 @@
+// Package config holds the settings shared by the Fluent Bit plugin and the
+// CLI, under the same snake_case key names, and validates them: a bad value
+// is an error that names the key and says what is allowed.
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/newterms/newterms/internal/cloudtrail"
+)
+
+// Config is the validated configuration of one plugin instance or CLI run.
+type Config struct {
+	// RecordKeys are the Fluent Bit record keys that may hold CloudTrail
+	// JSON text (record_key, comma separated).
+	RecordKeys []string
+	// MaxRecordSize caps one record, and each payload decoded inside it.
+	MaxRecordSize int
+}
+
+// Default is the configuration with every key unset.
+func Default() Config {
+	return Config{
+		RecordKeys:    cloudtrail.DefaultRecordKeys,
+		MaxRecordSize: cloudtrail.DefaultMaxRecordSize,
+	}
+}
+
+type key struct {
+	help string
+	set  func(c *Config, v string) error
+}
+
+var keys = map[string]key{
+	"record_key": {"comma-separated record keys holding CloudTrail JSON text (default log,message)",
+		func(c *Config, v string) error {
+			var ks []string
+			for _, k := range strings.Split(v, ",") {
+				if k = strings.TrimSpace(k); k != "" {
+					ks = append(ks, k)
+				}
+			}
+			if len(ks) == 0 {
+				return fmt.Errorf("want one or more key names")
+			}
+			c.RecordKeys = ks
+			return nil
+		}},
+	"max_record_size": {"largest record in bytes, with an optional k/m suffix (default 1m)",
+		func(c *Config, v string) error {
+			n, err := ParseSize(v)
+			if err == nil && n < 1024 {
+				err = fmt.Errorf("at least 1k")
+			}
+			if err != nil {
+				return err
+			}
+			c.MaxRecordSize = int(n)
+			return nil
+		}},
+}
+
+// Keys lists the key names, sorted, each with its help text.
+func Keys() [][2]string {
+	out := make([][2]string, 0, len(keys))
+	for k, v := range keys {
+		out = append(out, [2]string{k, v.help})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// FromMap validates a complete set of settings: unknown keys are errors.
+func FromMap(m map[string]string) (Config, error) {
+	for k := range m {
+		if _, ok := keys[strings.ToLower(k)]; !ok {
+			return Config{}, fmt.Errorf("config: unknown key %q (known: %s)", k, knownList())
+		}
+	}
+	return FromLookup(func(k string) string {
+		for mk, v := range m {
+			if strings.EqualFold(mk, k) {
+				return v
+			}
+		}
+		return ""
+	})
+}
+
+// FromLookup reads each known key through get, which returns "" for an
+// unset key (as Fluent Bit's output_get_property does).
+func FromLookup(get func(key string) string) (Config, error) {
+	c := Default()
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := strings.TrimSpace(get(k))
+		if v == "" {
+			continue
+		}
+		if err := keys[k].set(&c, v); err != nil {
+			return Config{}, fmt.Errorf("config: %s = %q: %w; %s", k, v, err, keys[k].help)
+		}
+	}
+	return c, nil
+}
+
+func knownList() string {
+	var ks []string
+	for _, k := range Keys() {
+		ks = append(ks, k[0])
+	}
+	return strings.Join(ks, ", ")
+}
+
+// ParseSize reads a byte count such as 512, 64k, 1m, 1MB, 2g or 64MiB
+// (binary multiples, as Fluent Bit reads sizes).
+func ParseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "ib"), "b")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("not a size: want a whole number of bytes with an optional k, m or g suffix")
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,61 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"512", 512, true}, {"64k", 64 << 10, true}, {"1m", 1 << 20, true}, {"1MB", 1 << 20, true},
+		{"64MiB", 64 << 20, true}, {"2G", 2 << 30, true}, {" 8 k", 8 << 10, true},
+		{"", 0, false}, {"k", 0, false}, {"-1", 0, false}, {"1.5m", 0, false}, {"1t", 0, false},
+		{"99999999999999999999", 0, false},
+	}
+	for _, c := range cases {
+		got, err := ParseSize(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+func TestFromMap(t *testing.T) {
+	cases := []struct {
+		name    string
+		in      map[string]string
+		check   func(Config) bool
+		wantErr string // substring; "" for success
+	}{
+		{"defaults", nil, func(c Config) bool {
+			return c.MaxRecordSize == 1<<20 && slices.Equal(c.RecordKeys, []string{"log", "message"})
+		}, ""},
+		{"record keys", map[string]string{"record_key": " log , msg,"}, func(c Config) bool {
+			return slices.Equal(c.RecordKeys, []string{"log", "msg"})
+		}, ""},
+		{"case-insensitive key", map[string]string{"Max_Record_Size": "2m"}, func(c Config) bool { return c.MaxRecordSize == 2<<20 }, ""},
+		{"unknown key", map[string]string{"max_recrod_size": "1m"}, nil, `unknown key "max_recrod_size"`},
+		{"bad size", map[string]string{"max_record_size": "lots"}, nil, `max_record_size = "lots": not a size`},
+		{"too small", map[string]string{"max_record_size": "10"}, nil, "at least 1k"},
+		{"empty keys", map[string]string{"record_key": ", ,"}, nil, "record_key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := FromMap(c.in)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || !c.check(got) {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,73 @@
+// Command plugin is the Fluent Bit output plugin, built with
+// -buildmode=c-shared into out_newterms.so. It is a thin shell: Fluent Bit's
+// calls come in here and go straight to internal packages. No panic may
+// cross back into Fluent Bit, so every export recovers.
+package main
+
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"unsafe"
+
+	"github.com/fluent/fluent-bit-go/output"
+
+	"github.com/newterms/newterms/internal/config"
+)
+
+// instance is the state of one [OUTPUT] section.
+type instance struct {
+	cfg config.Config
+}
+
+//export FLBPluginRegister
+func FLBPluginRegister(def unsafe.Pointer) (rc int) {
+	defer guard("register", &rc)
+	return output.FLBPluginRegister(def, "newterms", "First-seen (New Terms) detection on AWS CloudTrail")
+}
+
+//export FLBPluginInit
+func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
+	defer guard("init", &rc)
+	cfg, err := config.FromLookup(func(key string) string { return output.FLBPluginConfigKey(plugin, key) })
+	if err != nil {
+		logf("error", "%v", err)
+		return output.FLB_ERROR
+	}
+	output.FLBPluginSetContext(plugin, &instance{cfg: cfg})
+	return output.FLB_OK
+}
+
+//export FLBPluginFlushCtx
+func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (rc int) {
+	defer guard("flush", &rc)
+	if _, ok := output.FLBPluginGetContext(ctx).(*instance); !ok {
+		logf("error", "flush for an instance that did not initialise")
+		return output.FLB_ERROR
+	}
+	// Detection arrives with the engine; until then records are accepted
+	// and dropped.
+	return output.FLB_OK
+}
+
+//export FLBPluginExitCtx
+func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
+	defer guard("exit", &rc)
+	return output.FLB_OK
+}
+
+// guard turns a panic into a logged FLB_ERROR.
+func guard(where string, rc *int) {
+	if r := recover(); r != nil {
+		logf("error", "panic in %s: %v\n%s", where, r, debug.Stack())
+		*rc = output.FLB_ERROR
+	}
+}
+
+func logf(level, format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] [output:newterms] %s\n", level, fmt.Sprintf(format, args...))
+}
+
+func main() {}
