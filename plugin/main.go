@@ -14,12 +14,14 @@ import (
 
 	"github.com/fluent/fluent-bit-go/output"
 
+	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/config"
 )
 
 // instance is the state of one [OUTPUT] section.
 type instance struct {
 	cfg config.Config
+	asn *asn.DB // nil: enrichment off
 }
 
 //export FLBPluginRegister
@@ -36,7 +38,18 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		logf("error", "%v", err)
 		return output.FLB_ERROR
 	}
-	output.FLBPluginSetContext(plugin, &instance{cfg: cfg})
+	inst := &instance{cfg: cfg}
+	if cfg.ASNDatabase != "" {
+		inst.asn, err = asn.Open(cfg.ASNDatabase, asn.Options{
+			ReloadInterval: cfg.ASNReloadInterval,
+			Logf:           func(format string, args ...any) { logf("info", format, args...) },
+		})
+		if err != nil {
+			logf("error", "asn_database: %v", err)
+			return output.FLB_ERROR
+		}
+	}
+	output.FLBPluginSetContext(plugin, inst)
 	return output.FLB_OK
 }
 
@@ -55,6 +68,9 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (rc 
 //export FLBPluginExitCtx
 func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	defer guard("exit", &rc)
+	if inst, ok := output.FLBPluginGetContext(ctx).(*instance); ok {
+		inst.asn.Close()
+	}
 	return output.FLB_OK
 }
 

@@ -17,6 +17,7 @@ type command struct {
 
 var commands = map[string]command{
 	"normalize": {"print CloudTrail records as ECS documents, one JSON per event", runNormalize},
+	"asn":       {"look addresses up in an ASN database as the plugin would", runASN},
 }
 
 func main() {

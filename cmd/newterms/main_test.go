@@ -90,3 +90,44 @@ func TestNormalize(t *testing.T) {
 		})
 	}
 }
+
+func TestASN(t *testing.T) {
+	const db = "../../testdata/asn/GeoLite2-ASN-Test.mmdb"
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  []string // substrings, one per output line
+		errs string
+	}{
+		{"found and not", []string{"asn", "--db", db, "1.1.1.1", "216.160.83.56", "10.0.0.1"}, 0, []string{
+			`{"address":"1.1.1.1","source":{"as":{"number":13335,"organization":{"name":"Cloudflare, Inc."}}},"database":{"type":"GeoLite2-ASN","schema":"maxmind","build_date":"2026-01-01T00:00:00Z"}}`,
+			`{"address":"216.160.83.56","source":{"as":{"number":209}}`,
+			`{"address":"10.0.0.1","database"`,
+		}, ""},
+		{"ipinfo", []string{"asn", "--db", "../../testdata/asn/ipinfo-lite-test.mmdb", "2606:4700::1"}, 0, []string{`"number":13335`}, ""},
+		{"not an ip", []string{"asn", "--db", db, "sts.amazonaws.com"}, 1, []string{`"error":"not an IP address literal`}, ""},
+		{"no db", []string{"asn", "1.1.1.1"}, 2, nil, "usage: newterms asn"},
+		{"missing db", []string{"asn", "--db", "/nonexistent.mmdb", "1.1.1.1"}, 1, nil, "/nonexistent.mmdb"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, "", c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d (%s)", code, c.code, errs)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(c.out) > 0 && len(lines) != len(c.out) {
+				t.Fatalf("output %q, want %d lines", out, len(c.out))
+			}
+			for i, want := range c.out {
+				if !strings.Contains(lines[i], want) {
+					t.Errorf("line %d = %s, want %s", i, lines[i], want)
+				}
+			}
+			if !strings.Contains(errs, c.errs) {
+				t.Errorf("stderr %q lacks %q", errs, c.errs)
+			}
+		})
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
 )
 
@@ -19,13 +21,19 @@ type Config struct {
 	RecordKeys []string
 	// MaxRecordSize caps one record, and each payload decoded inside it.
 	MaxRecordSize int
+	// ASNDatabase is the mmdb file for source.as.*; "" turns enrichment off.
+	ASNDatabase string
+	// ASNReloadInterval is how often the database file is checked for
+	// replacement; negative disables the check.
+	ASNReloadInterval time.Duration
 }
 
 // Default is the configuration with every key unset.
 func Default() Config {
 	return Config{
-		RecordKeys:    cloudtrail.DefaultRecordKeys,
-		MaxRecordSize: cloudtrail.DefaultMaxRecordSize,
+		RecordKeys:        cloudtrail.DefaultRecordKeys,
+		MaxRecordSize:     cloudtrail.DefaultMaxRecordSize,
+		ASNReloadInterval: asn.DefaultReloadInterval,
 	}
 }
 
@@ -35,6 +43,21 @@ type key struct {
 }
 
 var keys = map[string]key{
+	"asn_database": {"path of a MaxMind-format ASN database (GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite, IPinfo Lite); unset: no source.as.* fields",
+		func(c *Config, v string) error { c.ASNDatabase = v; return nil }},
+	"asn_reload_interval": {"how often to check the ASN database file for replacement, e.g. 60s or 5m, or off (default 60s)",
+		func(c *Config, v string) error {
+			if strings.EqualFold(v, "off") {
+				c.ASNReloadInterval = -1
+				return nil
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return fmt.Errorf("want a duration of at least 1s, or off")
+			}
+			c.ASNReloadInterval = d
+			return nil
+		}},
 	"record_key": {"comma-separated record keys holding CloudTrail JSON text (default log,message)",
 		func(c *Config, v string) error {
 			var ks []string

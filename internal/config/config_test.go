@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSize(t *testing.T) {
@@ -33,12 +34,19 @@ func TestFromMap(t *testing.T) {
 		wantErr string // substring; "" for success
 	}{
 		{"defaults", nil, func(c Config) bool {
-			return c.MaxRecordSize == 1<<20 && slices.Equal(c.RecordKeys, []string{"log", "message"})
+			return c.MaxRecordSize == 1<<20 && slices.Equal(c.RecordKeys, []string{"log", "message"}) &&
+				c.ASNDatabase == "" && c.ASNReloadInterval == time.Minute
 		}, ""},
 		{"record keys", map[string]string{"record_key": " log , msg,"}, func(c Config) bool {
 			return slices.Equal(c.RecordKeys, []string{"log", "msg"})
 		}, ""},
 		{"case-insensitive key", map[string]string{"Max_Record_Size": "2m"}, func(c Config) bool { return c.MaxRecordSize == 2<<20 }, ""},
+		{"asn", map[string]string{"asn_database": "/var/lib/GeoIP/GeoLite2-ASN.mmdb", "asn_reload_interval": "5m"}, func(c Config) bool {
+			return c.ASNDatabase == "/var/lib/GeoIP/GeoLite2-ASN.mmdb" && c.ASNReloadInterval == 5*time.Minute
+		}, ""},
+		{"asn reload off", map[string]string{"asn_reload_interval": "off"}, func(c Config) bool { return c.ASNReloadInterval < 0 }, ""},
+		{"asn reload too short", map[string]string{"asn_reload_interval": "10ms"}, nil, "asn_reload_interval"},
+		{"asn reload not a duration", map[string]string{"asn_reload_interval": "often"}, nil, "want a duration"},
 		{"unknown key", map[string]string{"max_recrod_size": "1m"}, nil, `unknown key "max_recrod_size"`},
 		{"bad size", map[string]string{"max_record_size": "lots"}, nil, `max_record_size = "lots": not a size`},
 		{"too small", map[string]string{"max_record_size": "10"}, nil, "at least 1k"},
