@@ -1,0 +1,404 @@
+package kql
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/newterms/newterms/internal/cloudtrail"
+)
+
+// FieldType is how Elasticsearch maps a field, which decides how a value
+// in the query compares with the document's values.
+type FieldType uint8
+
+const (
+	Keyword FieldType = iota // exact or wildcard string match; ranges compare strings
+	IP                       // literal IP or CIDR; ranges compare addresses
+	Long                     // numbers
+	Boolean                  // true / false
+	Date                     // RFC 3339 timestamps or dates
+)
+
+func (t FieldType) String() string {
+	return [...]string{"keyword", "ip", "long", "boolean", "date"}[t]
+}
+
+// Source gives the values of the document being matched, by the field ids
+// that the Resolver handed out at compile time.
+type Source interface {
+	Values(id int) []cloudtrail.Value
+}
+
+// Resolver maps a field name to an id and a type. known is false for a
+// field that documents never hold: the query still compiles (the field is
+// missing, as in Kibana) and Query.Unknown lists it.
+type Resolver func(field string) (id int, typ FieldType, known bool)
+
+// Query is a compiled query. It is immutable and safe for concurrent use.
+type Query struct {
+	text    string
+	ast     *node
+	root    matcher
+	fields  []string // every field the query names, in order of appearance
+	unknown []string
+}
+
+// Compile parses and compiles q.
+func Compile(q string, resolve Resolver) (*Query, error) {
+	ast, err := parse(q)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiler{q: q, resolve: resolve, query: &Query{text: q, ast: ast}}
+	root, err := c.clauses(ast)
+	if err != nil {
+		return nil, err
+	}
+	c.query.root = root
+	return c.query, nil
+}
+
+// Match reports whether the document matches.
+func (q *Query) Match(src Source) bool { return q.root.match(src) }
+
+// String is the query text.
+func (q *Query) String() string { return q.text }
+
+// Fields lists the fields the query names, without duplicates.
+func (q *Query) Fields() []string { return q.fields }
+
+// Unknown lists the fields the resolver did not know.
+func (q *Query) Unknown() []string { return q.unknown }
+
+type matcher interface {
+	match(src Source) bool
+}
+
+type andM []matcher
+type orM []matcher
+type notM struct{ x matcher }
+
+func (m andM) match(s Source) bool {
+	for _, x := range m {
+		if !x.match(s) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m orM) match(s Source) bool {
+	for _, x := range m {
+		if x.match(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m notM) match(s Source) bool { return !m.x.match(s) }
+
+// anyValue holds when some value of the field satisfies pred.
+type anyValue struct {
+	id   int
+	pred func(v *cloudtrail.Value) bool // nil: the field exists
+}
+
+func (m anyValue) match(s Source) bool {
+	vals := s.Values(m.id)
+	if m.pred == nil {
+		return len(vals) > 0
+	}
+	for i := range vals {
+		if m.pred(&vals[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+type compiler struct {
+	q       string
+	resolve Resolver
+	query   *Query
+}
+
+func (c *compiler) field(name string) (int, FieldType) {
+	id, typ, known := c.resolve(name)
+	if !slices.Contains(c.query.fields, name) {
+		c.query.fields = append(c.query.fields, name)
+		if !known {
+			c.query.unknown = append(c.query.unknown, name)
+		}
+	}
+	return id, typ
+}
+
+// clauses compiles the query level: and/or/not over field clauses.
+func (c *compiler) clauses(n *node) (matcher, error) {
+	switch n.op {
+	case opAnd, opOr:
+		ms := make([]matcher, len(n.kids))
+		for i, k := range n.kids {
+			m, err := c.clauses(k)
+			if err != nil {
+				return nil, err
+			}
+			ms[i] = m
+		}
+		if n.op == opAnd {
+			return andM(ms), nil
+		}
+		return orM(ms), nil
+	case opNot:
+		m, err := c.clauses(n.kids[0])
+		return notM{m}, err
+	case opField:
+		id, typ := c.field(n.field)
+		return c.values(n.kids[0], id, typ)
+	case opRange:
+		id, typ := c.field(n.field)
+		return c.rangeClause(n, id, typ)
+	}
+	return nil, errAt(c.q, n.pos, "unexpected value")
+}
+
+// values compiles a value expression for one field: each value is its own
+// test of "some value of the field matches", as Kibana turns every term
+// into its own Elasticsearch query.
+func (c *compiler) values(n *node, id int, typ FieldType) (matcher, error) {
+	switch n.op {
+	case opAnd, opOr:
+		ms := make([]matcher, len(n.kids))
+		for i, k := range n.kids {
+			m, err := c.values(k, id, typ)
+			if err != nil {
+				return nil, err
+			}
+			ms[i] = m
+		}
+		if n.op == opAnd {
+			return andM(ms), nil
+		}
+		return orM(ms), nil
+	case opNot:
+		m, err := c.values(n.kids[0], id, typ)
+		return notM{m}, err
+	case opValue:
+		pred, err := c.predicate(n, typ)
+		return anyValue{id: id, pred: pred}, err
+	}
+	return nil, errAt(c.q, n.pos, "unexpected clause inside a value list")
+}
+
+func (n *node) hasWildcard() bool { return slices.Contains(n.wild, true) }
+
+func (n *node) onlyWildcards() bool {
+	if len(n.wild) == 0 {
+		return false
+	}
+	for _, w := range n.wild {
+		if !w {
+			return false
+		}
+	}
+	return true
+}
+
+// predicate compiles one value; nil means "exists" (field: *).
+func (c *compiler) predicate(n *node, typ FieldType) (func(*cloudtrail.Value) bool, error) {
+	if n.onlyWildcards() {
+		return nil, nil
+	}
+	if n.hasWildcard() {
+		if typ != Keyword && typ != IP {
+			return nil, errAt(c.q, n.pos, "wildcard %q on %s field: only keyword fields take wildcards", n.text, typ)
+		}
+		g := compileGlob(n.text, n.wild)
+		return func(v *cloudtrail.Value) bool { return g.match(v.Str) }, nil
+	}
+	s := n.text
+	switch typ {
+	case IP:
+		if p, err := netip.ParsePrefix(s); err == nil {
+			p = p.Masked()
+			return func(v *cloudtrail.Value) bool {
+				a, err := netip.ParseAddr(v.Str)
+				return err == nil && p.Contains(a.Unmap())
+			}, nil
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, errAt(c.q, n.pos, "%q is not an IP address or CIDR block", s)
+		}
+		a = a.Unmap()
+		return func(v *cloudtrail.Value) bool {
+			b, err := netip.ParseAddr(v.Str)
+			return err == nil && b.Unmap() == a
+		}, nil
+	case Long:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, errAt(c.q, n.pos, "%q is not a number, and the field is numeric", s)
+		}
+		return func(v *cloudtrail.Value) bool { return numberOf(v) == f }, nil
+	case Boolean:
+		want := strings.ToLower(s)
+		if want != "true" && want != "false" {
+			return nil, errAt(c.q, n.pos, "%q is not true or false, and the field is boolean", s)
+		}
+		return func(v *cloudtrail.Value) bool { return v.Str == want }, nil
+	case Date:
+		t, ok := parseDate(s)
+		if !ok {
+			return nil, errAt(c.q, n.pos, "%q is not a date (RFC 3339 or YYYY-MM-DD); date math is not supported", s)
+		}
+		return func(v *cloudtrail.Value) bool { d, ok := parseDate(v.Str); return ok && d.Equal(t) }, nil
+	}
+	// Keyword: exact; a number in the query also matches the same number
+	// written differently in a numeric value (3600 and 3600.0).
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return func(v *cloudtrail.Value) bool {
+			return v.Str == s || (v.Kind == cloudtrail.Number && v.Num == f)
+		}, nil
+	}
+	return func(v *cloudtrail.Value) bool { return v.Str == s }, nil
+}
+
+func numberOf(v *cloudtrail.Value) float64 {
+	if v.Kind == cloudtrail.Number {
+		return v.Num
+	}
+	f, err := strconv.ParseFloat(v.Str, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return f
+}
+
+func parseDate(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (c *compiler) rangeClause(n *node, id int, typ FieldType) (matcher, error) {
+	v := n.kids[0]
+	if v.hasWildcard() {
+		return nil, errAt(c.q, v.pos, "wildcards are not allowed in a range")
+	}
+	s := v.text
+	var cmp func(*cloudtrail.Value) (int, bool)
+	switch typ {
+	case Long:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, errAt(c.q, v.pos, "%q is not a number, and the field is numeric", s)
+		}
+		cmp = func(x *cloudtrail.Value) (int, bool) {
+			g := numberOf(x)
+			if g != g {
+				return 0, false
+			}
+			return compareFloat(g, f), true
+		}
+	case Date:
+		t, ok := parseDate(s)
+		if !ok {
+			return nil, errAt(c.q, v.pos, "%q is not a date (RFC 3339 or YYYY-MM-DD); date math is not supported", s)
+		}
+		cmp = func(x *cloudtrail.Value) (int, bool) {
+			d, ok := parseDate(x.Str)
+			return d.Compare(t), ok
+		}
+	case IP:
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, errAt(c.q, v.pos, "%q is not an IP address", s)
+		}
+		a = a.Unmap()
+		cmp = func(x *cloudtrail.Value) (int, bool) {
+			b, err := netip.ParseAddr(x.Str)
+			return b.Unmap().Compare(a), err == nil
+		}
+	case Boolean:
+		return nil, errAt(c.q, n.pos, "range on boolean field %s", n.field)
+	default:
+		cmp = func(x *cloudtrail.Value) (int, bool) { return strings.Compare(x.Str, s), true }
+	}
+	var ok func(int) bool
+	switch n.rangeOp {
+	case "<":
+		ok = func(r int) bool { return r < 0 }
+	case "<=":
+		ok = func(r int) bool { return r <= 0 }
+	case ">":
+		ok = func(r int) bool { return r > 0 }
+	default:
+		ok = func(r int) bool { return r >= 0 }
+	}
+	return anyValue{id: id, pred: func(x *cloudtrail.Value) bool {
+		r, valid := cmp(x)
+		return valid && ok(r)
+	}}, nil
+}
+
+func compareFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// glob matches strings against a pattern whose only wildcard is '*': the
+// literal runs around and between the wildcards, the first and last anchored.
+type glob struct {
+	parts []string
+}
+
+func compileGlob(text string, wild []bool) glob {
+	var g glob
+	var cur strings.Builder
+	for i := 0; i < len(text); i++ {
+		if wild[i] {
+			g.parts = append(g.parts, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(text[i])
+	}
+	g.parts = append(g.parts, cur.String())
+	return g
+}
+
+func (g glob) match(s string) bool {
+	parts := g.parts
+	// parts[0] precedes the first '*', parts[len-1] follows the last.
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	if len(s) < len(last) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	s = s[:len(s)-len(last)]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return true
+}
