@@ -16,12 +16,14 @@ import (
 
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/rules"
 )
 
 // instance is the state of one [OUTPUT] section.
 type instance struct {
-	cfg config.Config
-	asn *asn.DB // nil: enrichment off
+	cfg   config.Config
+	asn   *asn.DB // nil: enrichment off
+	rules *rules.Set
 }
 
 //export FLBPluginRegister
@@ -39,6 +41,10 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		return output.FLB_ERROR
 	}
 	inst := &instance{cfg: cfg}
+	if inst.rules, err = loadRules(cfg); err != nil {
+		logf("error", "%v", err)
+		return output.FLB_ERROR
+	}
 	if cfg.ASNDatabase != "" {
 		inst.asn, err = asn.Open(cfg.ASNDatabase, asn.Options{
 			ReloadInterval: cfg.ASNReloadInterval,
@@ -72,6 +78,36 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 		inst.asn.Close()
 	}
 	return output.FLB_OK
+}
+
+// loadRules loads the configured rules; a rule that fails to load fails init,
+// as does having no rule at all.
+func loadRules(cfg config.Config) (*rules.Set, error) {
+	var extra []*rules.Rule
+	if cfg.Inline != nil {
+		extra = append(extra, cfg.Inline)
+	}
+	set, rep, err := rules.LoadWith(extra, cfg.Rules...)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	for _, s := range rep.Skipped {
+		logf("info", "rule skipped: %s: %q: %s", s.File, s.Name, s.Reason)
+	}
+	for _, n := range rep.Notes {
+		logf("warn", "%s", n)
+	}
+	if len(rep.Failed) > 0 {
+		for _, f := range rep.Failed {
+			logf("error", "rule failed: %s", f.Error())
+		}
+		return nil, fmt.Errorf("rules: %d rule files failed to load", len(rep.Failed))
+	}
+	if len(set.Rules()) == 0 {
+		return nil, fmt.Errorf("rules: no rule loaded: set rules (files or directories) or the rule_* keys")
+	}
+	logf("info", "%d rules loaded", len(set.Rules()))
+	return set, nil
 }
 
 // guard turns a panic into a logged FLB_ERROR.

@@ -18,6 +18,7 @@ type command struct {
 var commands = map[string]command{
 	"normalize": {"print CloudTrail records as ECS documents, one JSON per event", runNormalize},
 	"asn":       {"look addresses up in an ASN database as the plugin would", runASN},
+	"rules":     {"check rule files (rules check), or show what they make of events (rules test)", runRules},
 }
 
 func main() {

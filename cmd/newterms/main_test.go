@@ -131,3 +131,48 @@ func TestASN(t *testing.T) {
 		})
 	}
 }
+
+func TestRules(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[rule]\ntype = \"new_terms\"\nlanguage = \"kuery\"\nrule_id = \"x\"\nquery = '''event.action: (A'''\n[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"user.id\"]\n[[rule.new_terms.history_window_start]]\nvalue = \"now-1d\"\n"), 0o644)
+	ev := filepath.Join(dir, "ev.json")
+	// A web identity event from AWS address space (in the test database).
+	raw, _ := os.ReadFile(events)
+	line := strings.Split(string(raw), "\n")[4]
+	os.WriteFile(ev, []byte(strings.Replace(line, "198.51.100.7", "3.5.1.1", 1)+"\n"+strings.Split(string(raw), "\n")[0]+"\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  []string
+	}{
+		{"check conf", []string{"rules", "check", "../../conf/rules"}, 0, []string{"loaded 7, skipped 0, failed 0", "tested on every event"}},
+		{"check failing", []string{"rules", "check", "../../conf/rules", bad}, 1, []string{"loaded 7, skipped 0, failed 1", "failed  " + bad + ":5:28: query: unexpected end of query"}},
+		{"check usage", []string{"rules", "check"}, 2, nil},
+		{"rules usage", []string{"rules"}, 2, nil},
+		{"test", []string{"rules", "test", "--rules", "../../conf/rules", "--asn-db", "../../testdata/asn/GeoLite2-ASN-Test.mmdb", ev}, 0, []string{
+			"ev.json:1 AssumeRoleWithWebIdentity 11111111-0000-4000-8000-000000000005",
+			`  match "AWS STS Web Identity Role Assumed from a New Network"`,
+			"    terms aws.cloudtrail.resources.arn=arn:aws:iam::111122223333:role/payments-api  source.as.number=16509",
+			`  match "AWS STS Web Identity Subject Seen from a New Network"`,
+			"ev.json:2 CreateUser",
+			"  no rule matches",
+		}},
+		{"test without asn", []string{"rules", "test", "--rules", "../../conf/rules", ev}, 0, []string{"no rule matches"}},
+		{"test usage", []string{"rules", "test", ev}, 2, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, "", c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d (%s)", code, c.code, errs)
+			}
+			for _, want := range c.out {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}

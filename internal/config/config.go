@@ -12,6 +12,7 @@ import (
 
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/rules"
 )
 
 // Config is the validated configuration of one plugin instance or CLI run.
@@ -26,6 +27,10 @@ type Config struct {
 	// ASNReloadInterval is how often the database file is checked for
 	// replacement; negative disables the check.
 	ASNReloadInterval time.Duration
+	// Rules are rule files or directories (rules, comma separated).
+	Rules []string
+	// Inline is the rule given by the rule_* keys, or nil.
+	Inline *rules.Rule
 }
 
 // Default is the configuration with every key unset.
@@ -43,6 +48,19 @@ type key struct {
 }
 
 var keys = map[string]key{
+	"rules": {"rule files or directories (detection-rules TOML), comma separated",
+		func(c *Config, v string) error {
+			c.Rules = splitList(v)
+			if len(c.Rules) == 0 {
+				return fmt.Errorf("want one or more paths")
+			}
+			return nil
+		}},
+	"rule_id":     {"inline rule: its id (default derived from rule_name)", nop},
+	"rule_name":   {"inline rule: its name", nop},
+	"rule_query":  {"inline rule: its KQL query", nop},
+	"rule_fields": {"inline rule: 1 to 3 new_terms fields, comma separated", nop},
+	"rule_window": {"inline rule: its history window, e.g. now-10d", nop},
 	"asn_database": {"path of a MaxMind-format ASN database (GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite, IPinfo Lite); unset: no source.as.* fields",
 		func(c *Config, v string) error { c.ASNDatabase = v; return nil }},
 	"asn_reload_interval": {"how often to check the ASN database file for replacement, e.g. 60s or 5m, or off (default 60s)",
@@ -60,16 +78,10 @@ var keys = map[string]key{
 		}},
 	"record_key": {"comma-separated record keys holding CloudTrail JSON text (default log,message)",
 		func(c *Config, v string) error {
-			var ks []string
-			for _, k := range strings.Split(v, ",") {
-				if k = strings.TrimSpace(k); k != "" {
-					ks = append(ks, k)
-				}
-			}
-			if len(ks) == 0 {
+			c.RecordKeys = splitList(v)
+			if len(c.RecordKeys) == 0 {
 				return fmt.Errorf("want one or more key names")
 			}
-			c.RecordKeys = ks
 			return nil
 		}},
 	"max_record_size": {"largest record in bytes, with an optional k/m suffix (default 1m)",
@@ -131,7 +143,44 @@ func FromLookup(get func(key string) string) (Config, error) {
 			return Config{}, fmt.Errorf("config: %s = %q: %w; %s", k, v, err, keys[k].help)
 		}
 	}
-	return c, nil
+	return c, c.inline(get)
+}
+
+func nop(*Config, string) error { return nil }
+
+// inline builds the rule of the rule_* keys: all of name, query, fields and
+// window, or none.
+func (c *Config) inline(get func(string) string) error {
+	v := map[string]string{}
+	for _, k := range []string{"rule_id", "rule_name", "rule_query", "rule_fields", "rule_window"} {
+		if s := strings.TrimSpace(get(k)); s != "" {
+			v[k] = s
+		}
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	for _, k := range []string{"rule_name", "rule_query", "rule_fields", "rule_window"} {
+		if v[k] == "" {
+			return fmt.Errorf("config: %s is missing: an inline rule needs rule_name, rule_query, rule_fields and rule_window", k)
+		}
+	}
+	r, err := rules.Inline(v["rule_id"], v["rule_name"], v["rule_query"], splitList(v["rule_fields"]), v["rule_window"])
+	if err != nil {
+		return fmt.Errorf("config: inline rule (rule_*): %w", err)
+	}
+	c.Inline = r
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func knownList() string {

@@ -47,6 +47,17 @@ func TestFromMap(t *testing.T) {
 		{"asn reload off", map[string]string{"asn_reload_interval": "off"}, func(c Config) bool { return c.ASNReloadInterval < 0 }, ""},
 		{"asn reload too short", map[string]string{"asn_reload_interval": "10ms"}, nil, "asn_reload_interval"},
 		{"asn reload not a duration", map[string]string{"asn_reload_interval": "often"}, nil, "want a duration"},
+		{"rules", map[string]string{"rules": "conf/rules, /etc/newterms/rules"}, func(c Config) bool {
+			return slices.Equal(c.Rules, []string{"conf/rules", "/etc/newterms/rules"}) && c.Inline == nil
+		}, ""},
+		{"inline rule", map[string]string{"rule_name": "OIDC", "rule_query": "event.action: AssumeRoleWithWebIdentity",
+			"rule_fields": "user.id, source.as.number", "rule_window": "now-10d"}, func(c Config) bool {
+			return c.Inline != nil && c.Inline.Name == "OIDC" && slices.Equal(c.Inline.Fields, []string{"user.id", "source.as.number"}) &&
+				c.Inline.Window == 240*time.Hour
+		}, ""},
+		{"inline rule incomplete", map[string]string{"rule_name": "OIDC"}, nil, "rule_query is missing"},
+		{"inline rule bad query", map[string]string{"rule_name": "x", "rule_query": "event.action: (", "rule_fields": "user.id", "rule_window": "1d"},
+			nil, "inline rule (rule_*): query: 1:16"},
 		{"unknown key", map[string]string{"max_recrod_size": "1m"}, nil, `unknown key "max_recrod_size"`},
 		{"bad size", map[string]string{"max_record_size": "lots"}, nil, `max_record_size = "lots": not a size`},
 		{"too small", map[string]string{"max_record_size": "10"}, nil, "at least 1k"},

@@ -1,0 +1,129 @@
+package rules
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/kql"
+)
+
+// Enrichment is what the engine adds to an event before rules see it.
+type Enrichment struct {
+	HasAS    bool
+	ASNumber uint32
+	ASOrg    string
+}
+
+// Fields that enrichment fills, beyond those of internal/cloudtrail.
+const (
+	FieldASNumber = "source.as.number"
+	FieldASOrg    = "source.as.organization.name"
+)
+
+// fieldTypes are the fields that Elastic's mappings do not type as keyword.
+var fieldTypes = map[string]kql.FieldType{
+	"source.ip":                kql.IP,
+	FieldASNumber:              kql.Long,
+	"@timestamp":               kql.Date,
+	"aws.cloudtrail.read_only": kql.Boolean,
+	"aws.cloudtrail.user_identity.session_context.creation_date":       kql.Date,
+	"aws.cloudtrail.console_login.additional_eventdata.mobile_version": kql.Boolean,
+	"aws.cloudtrail.console_login.additional_eventdata.mfa_used":       kql.Boolean,
+}
+
+// registry numbers the fields that a rule set reads, so that a document
+// computes each at most once per event however many rules ask.
+type registry struct {
+	names []string
+	ids   map[string]int
+	gets  []cloudtrail.Getter // nil for enrichment fields and unknown ones
+}
+
+func newRegistry() *registry { return &registry{ids: map[string]int{}} }
+
+// Known reports whether events (with enrichment) can hold the field.
+func Known(field string) bool {
+	return field == FieldASNumber || field == FieldASOrg || cloudtrail.Known(field)
+}
+
+func (r *registry) resolve(field string) (int, kql.FieldType, bool) {
+	id, ok := r.ids[field]
+	if !ok {
+		id = len(r.names)
+		r.ids[field] = id
+		r.names = append(r.names, field)
+		r.gets = append(r.gets, cloudtrail.Lookup(field))
+	}
+	return id, fieldTypes[field], Known(field)
+}
+
+// Doc is one event as rules see it: the CloudTrail event plus enrichment,
+// with each field's values computed on first use and kept for the event.
+// A Doc is reused across events and is not safe for concurrent use.
+type Doc struct {
+	reg  *registry
+	ev   *cloudtrail.Event
+	enr  Enrichment
+	vals [][]cloudtrail.Value
+	done []bool
+	// terms and tuple are scratch for Rule.Terms.
+	terms [3][]string
+	tuple [3]string
+	// The AS number's text, kept while consecutive events share it.
+	asText string
+	asFor  uint32
+}
+
+// NewDoc returns a document for matching this set's rules.
+func (s *Set) NewDoc() *Doc {
+	n := len(s.reg.names)
+	return &Doc{reg: s.reg, vals: make([][]cloudtrail.Value, n), done: make([]bool, n)}
+}
+
+// Reset points the document at the next event.
+func (d *Doc) Reset(ev *cloudtrail.Event, enr Enrichment) {
+	d.ev, d.enr = ev, enr
+	clear(d.done)
+}
+
+// Event is the CloudTrail event the document holds.
+func (d *Doc) Event() *cloudtrail.Event { return d.ev }
+
+// Enrichment is what was added to the event.
+func (d *Doc) Enrichment() Enrichment { return d.enr }
+
+// Values implements kql.Source.
+func (d *Doc) Values(id int) []cloudtrail.Value {
+	if d.done[id] {
+		return d.vals[id]
+	}
+	d.done[id] = true
+	d.vals[id] = d.compute(d.reg.names[id], d.reg.gets[id], d.vals[id][:0])
+	return d.vals[id]
+}
+
+func (d *Doc) compute(name string, get cloudtrail.Getter, v []cloudtrail.Value) []cloudtrail.Value {
+	switch {
+	case get != nil:
+		return get(d.ev, v)
+	case name == FieldASNumber && d.enr.HasAS:
+		if d.asText == "" || d.asFor != d.enr.ASNumber {
+			d.asText, d.asFor = strconv.FormatUint(uint64(d.enr.ASNumber), 10), d.enr.ASNumber
+		}
+		return append(v, cloudtrail.Value{Kind: cloudtrail.Number, Str: d.asText, Num: float64(d.enr.ASNumber)})
+	case name == FieldASOrg && d.enr.HasAS && d.enr.ASOrg != "":
+		return append(v, cloudtrail.StringValue(d.enr.ASOrg))
+	}
+	return v
+}
+
+// Get answers any field by name, registered or not (for tools and tests;
+// matching uses Values).
+func (d *Doc) Get(field string) []string {
+	var out []string
+	for _, v := range d.compute(field, cloudtrail.Lookup(field), nil) {
+		out = append(out, strings.Clone(v.Str))
+	}
+	return out
+}
