@@ -1,0 +1,205 @@
+package seen
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var benchRule = Rule{Key: "bench:1", Name: "bench", Window: 10 * 24 * time.Hour}
+
+// warm makes sure a tuple is in the cache: ristretto may refuse a Set.
+func warm(b *testing.B, s *State, tuple []string) {
+	th, _ := tupleHash(nil, tuple)
+	k := makeEntryKey(ruleHash(benchRule.Key), th)
+	for range 1000 {
+		s.cache.Set(cacheKey(k), cached{check: th.Hi, first: t0.UnixMilli(), last: t0.UnixMilli()}, 1)
+		s.cache.Wait()
+		if _, ok := s.cache.Get(cacheKey(k)); ok {
+			return
+		}
+	}
+	b.Fatal("the cache never admitted the tuple")
+}
+
+// BenchmarkCheck: a hot tuple (in the cache), with its parts; a cold one
+// (in the store, not the cache); a new one (in neither: the bloom filters
+// answer).
+func BenchmarkCheck(b *testing.B) {
+	tuple := []string{"arn:aws:iam::111122223333:role/payments-api", "16509"}
+	s := openT(b, b.TempDir(), func(o *Options) { o.NoLearning = true })
+	defer s.Close()
+	check(b, s, benchRule, tuple, t0, false)
+	b.Run("hot", func(b *testing.B) {
+		warm(b, s, tuple)
+		batch := s.Begin(false)
+		defer batch.Abort()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := batch.Check(benchRule, tuple, t0, "e"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if batch.Counters.StoreReads > 1 {
+			b.Fatalf("%d store reads", batch.Counters.StoreReads)
+		}
+	})
+	b.Run("hot/hash", func(b *testing.B) {
+		var buf []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			_, buf = tupleHash(buf, tuple)
+			ruleHash(benchRule.Key)
+		}
+	})
+	b.Run("hot/cache-get", func(b *testing.B) {
+		th, _ := tupleHash(nil, tuple)
+		ck := cacheKey(makeEntryKey(ruleHash(benchRule.Key), th))
+		warm(b, s, tuple)
+		b.ReportAllocs()
+		for b.Loop() {
+			s.cache.Get(ck)
+		}
+	})
+	b.Run("cold", func(b *testing.B) {
+		batch := s.Begin(false)
+		defer batch.Abort()
+		th, _ := tupleHash(nil, tuple)
+		ck := cacheKey(makeEntryKey(ruleHash(benchRule.Key), th))
+		b.ReportAllocs()
+		for b.Loop() {
+			s.cache.Del(ck)
+			if _, err := batch.Check(benchRule, tuple, t0, "e"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		batch := s.Begin(false)
+		defer batch.Abort()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			batch.Check(benchRule, []string{"new", strconv.Itoa(i)}, t0, "e")
+			if len(batch.pending) > 4096 { // keep the batch small
+				clear(batch.pending)
+				batch.order = batch.order[:0]
+			}
+		}
+	})
+}
+
+// BenchmarkState loads NEWTERMS_BENCH_TUPLES tuples (default 1,000,000; the
+// issue's figure is 10,000,000) and reports load time, size on disk, RSS,
+// reopen time to the first check, then a mixed stream (95% known, 5% new,
+// batches of 1,000) with Zipf-skewed and uniform choices of known tuples.
+func BenchmarkState(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_TUPLES")); err == nil && v > 0 {
+		n = v
+	}
+	dir := filepath.Join(b.TempDir(), "state")
+	s := openT(b, dir, nil)
+	tupleOf := func(i int) []string {
+		return []string{"arn:aws:iam::111122223333:role/r" + strconv.Itoa(i), strconv.Itoa(i % 65000)}
+	}
+	start := time.Now()
+	const loadBatch = 10_000
+	for i := 0; i < n; {
+		batch := s.Begin(true)
+		for j := 0; j < loadBatch && i < n; j++ {
+			if _, err := batch.Check(benchRule, tupleOf(i), t0.Add(time.Duration(i)*time.Millisecond), "e"); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		if err := batch.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	load := time.Since(start)
+	s.Close()
+	size := dirSize(dir)
+	start = time.Now()
+	s = openT(b, dir, nil)
+	batch := s.Begin(false)
+	if d, err := batch.Check(benchRule, tupleOf(n/2), t0.Add(time.Duration(n)*time.Millisecond), "e"); err != nil || d != Known {
+		b.Fatalf("first check after reopen: %v %v", d, err)
+	}
+	batch.Abort()
+	reopen := time.Since(start)
+	b.Logf("%d tuples: load %s (%.0f tuples/s), %.1f MiB on disk, reopen to first check %s, RSS %.0f MiB",
+		n, load.Round(time.Millisecond), float64(n)/load.Seconds(), float64(size)/(1<<20), reopen.Round(time.Millisecond), rssMiB())
+	defer s.Close()
+
+	mixed := func(b *testing.B, pick func(*rand.Rand) int) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		fresh := n
+		at := t0.Add(time.Duration(n) * time.Millisecond)
+		b.ResetTimer()
+		checks, hits, reads := 0, 0, 0
+		for b.Loop() {
+			batch := s.Begin(false)
+			for range 1000 {
+				var tu []string
+				if rng.IntN(100) < 5 {
+					tu = tupleOf(fresh)
+					fresh++
+				} else {
+					tu = tupleOf(pick(rng))
+				}
+				if _, err := batch.Check(benchRule, tu, at, "e"); err != nil {
+					b.Fatal(err)
+				}
+				checks++
+			}
+			hits += batch.Counters.CacheHits
+			reads += batch.Counters.StoreReads
+			if err := batch.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(checks)/b.Elapsed().Seconds(), "checks/s")
+		b.ReportMetric(float64(hits)/float64(hits+reads), "hit-ratio")
+		b.ReportMetric(rssMiB(), "RSS-MiB")
+	}
+	b.Run("mixed-zipf", func(b *testing.B) {
+		zipf := rand.NewZipf(rand.New(rand.NewPCG(3, 4)), 1.1, 1, uint64(n-1))
+		mixed(b, func(*rand.Rand) int { return int(zipf.Uint64()) })
+	})
+	b.Run("mixed-uniform", func(b *testing.B) {
+		mixed(b, func(r *rand.Rand) int { return r.IntN(n) })
+	})
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func rssMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:")), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,99 @@
+package seen
+
+import (
+	"time"
+)
+
+// compactChunk bounds the deletes made under the batch lock at a time, so
+// that expiry never holds up a flush for long.
+const compactChunk = 1024
+
+// Compact deletes the tuples idle longer than their rule's window, relative
+// to the rule's high-water event time, and returns how many it deleted.
+func (s *State) Compact() (int, error) {
+	s.mu.Lock()
+	type ruleExpiry struct {
+		rh             uint64
+		before, window int64
+	}
+	var todo []ruleExpiry
+	for rh, rec := range s.rules {
+		if rec.highWater != noTime {
+			todo = append(todo, ruleExpiry{rh, rec.highWater - rec.window, rec.window})
+		}
+	}
+	s.mu.Unlock()
+
+	removed := 0
+	for _, r := range todo {
+		var expired [][]byte
+		err := s.store.Scan(tuplePrefix(r.rh), func(k, v []byte) bool {
+			if _, last, err := decodeTimes(v); err == nil && last < r.before {
+				expired = append(expired, append([]byte(nil), k...))
+			}
+			return true
+		})
+		if err != nil {
+			return removed, err
+		}
+		for len(expired) > 0 {
+			n := min(len(expired), compactChunk)
+			done, err := s.expire(expired[:n], r.before)
+			removed += done
+			if err != nil {
+				return removed, err
+			}
+			expired = expired[n:]
+		}
+	}
+	return removed, nil
+}
+
+// expire deletes the keys still expired once the batch lock is held: a
+// batch may have refreshed one since the scan.
+func (s *State) expire(keys [][]byte, before int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var w Writes
+	for _, k := range keys {
+		v, found, err := s.store.Get(k)
+		if err != nil {
+			return 0, err
+		}
+		if _, last, err := decodeTimes(v); found && err == nil && last < before {
+			w.Delete(k)
+		}
+	}
+	if w.Len() == 0 {
+		return 0, nil
+	}
+	if err := s.store.Apply(&w); err != nil {
+		return 0, err
+	}
+	for _, k := range w.deletes {
+		var ek entryKey
+		copy(ek[:], k)
+		s.cache.Del(cacheKey(ek))
+	}
+	return w.Len(), nil
+}
+
+func (s *State) compactLoop() {
+	defer close(s.done)
+	t := time.NewTicker(s.opts.CompactInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			start := time.Now()
+			n, err := s.Compact()
+			if err != nil {
+				s.opts.Logf("state compaction failed: %v", err)
+			} else if n > 0 {
+				s.opts.Logf("state compaction removed %d expired tuples in %s", n, time.Since(start).Round(time.Millisecond))
+			}
+		}
+	}
+}

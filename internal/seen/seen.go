@@ -1,0 +1,483 @@
+// Package seen keeps, per rule, the term tuples seen within the rule's
+// history window: a ristretto hot cache in front of a durable store
+// (pebble), one atomic synced commit per batch, and an outbox of alert
+// documents written in the same commit as the state change that caused
+// them.
+//
+// Semantics (by event time, as ../shared/DESIGN.md states them): a tuple is
+// novel when it has no record, or the event is more than the window after
+// the record's last_seen. An older, out-of-order event is never novel; it
+// moves first_seen back. last_seen is rewritten only when it moves by more
+// than a granularity (window/100, at least a minute), so repeated tuples
+// cost no writes; decisions read the stored value, whether it comes from
+// the cache or the store, so they do not depend on what the cache holds.
+package seen
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/zeebo/xxh3"
+)
+
+// Rule is what the state needs to know of a rule.
+type Rule struct {
+	Key    string // rule_id plus a hash of query, fields and window
+	Name   string
+	Window time.Duration
+}
+
+// Decision is the verdict on one tuple.
+type Decision uint8
+
+const (
+	Known      Decision = iota // seen within the window
+	Novel                      // new: alert
+	Learning                   // new, but the rule's state does not cover a window yet
+	Backfilled                 // new, recorded by a learn-only run
+)
+
+func (d Decision) String() string {
+	return [...]string{"known", "novel", "learning", "backfilled"}[d]
+}
+
+// Options configure Open.
+type Options struct {
+	Dir string
+	// CacheSize bounds the hot cache in bytes; 0 means DefaultCacheSize.
+	CacheSize int64
+	// NoLearning alerts from the first event, without waiting for a rule's
+	// state to cover a whole window.
+	NoLearning bool
+	// Granularity of last_seen refreshes for a window; nil means
+	// DefaultGranularity. Return 0 to write every move.
+	Granularity func(window time.Duration) time.Duration
+	// CompactInterval is how often expired tuples are removed in the
+	// background; 0 means DefaultCompactInterval, negative never.
+	CompactInterval time.Duration
+	// Logf reports background work and its failures; nil discards.
+	Logf func(format string, args ...any)
+	// Store replaces the embedded pebble store (Dir is then unused).
+	Store Store
+}
+
+const (
+	DefaultCacheSize       = 64 << 20
+	DefaultCompactInterval = time.Hour
+)
+
+// DefaultGranularity is window/100, at least one minute.
+func DefaultGranularity(window time.Duration) time.Duration {
+	return max(window/100, time.Minute)
+}
+
+// cacheEntryCost is the memory one cache entry takes, measured: ristretto's
+// own bookkeeping dominates the 24-byte value.
+const cacheEntryCost = 233
+
+// cached is a cache value: the stored times, and the tuple hash's high
+// half to tell apart keys whose low halves collide.
+type cached struct {
+	check       uint64
+	first, last int64
+}
+
+// State is the seen state of all rules. Batches run one at a time: a tuple
+// new to two concurrent flushes alerts once.
+type State struct {
+	store Store
+	opts  Options
+	cache *ristretto.Cache[uint64, cached]
+
+	mu      sync.Mutex             // held by a batch from Begin to Commit/Abort
+	rules   map[uint64]*ruleRecord // rule records as committed batches left them
+	written map[uint64]*ruleRecord // rule records as last written to the store
+	nextSeq uint64                 // next outbox sequence number
+
+	outboxCount atomic.Int64
+	outboxBytes atomic.Int64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Open opens (or creates) the state. A store of a newer format, or one that
+// holds data but no format marker, is an error, never a silent reset.
+func Open(opts Options) (*State, error) {
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.Granularity == nil {
+		opts.Granularity = DefaultGranularity
+	}
+	if opts.CompactInterval == 0 {
+		opts.CompactInterval = DefaultCompactInterval
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	store := opts.Store
+	if store == nil {
+		p, err := openPebble(opts.Dir, opts.Logf)
+		if err != nil {
+			return nil, err
+		}
+		store = p
+	}
+	s := &State{store: store, opts: opts, rules: map[uint64]*ruleRecord{}, written: map[uint64]*ruleRecord{}}
+	if err := s.load(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	entries := max(opts.CacheSize/cacheEntryCost, 64)
+	cache, err := ristretto.NewCache(&ristretto.Config[uint64, cached]{
+		NumCounters:        entries * 10,
+		MaxCost:            entries,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		// Never let an older value replace a newer one.
+		ShouldUpdate: func(cur, prev cached) bool {
+			return cur.last > prev.last || (cur.last == prev.last && cur.first <= prev.first) || cur.check != prev.check
+		},
+	})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("state cache: %w", err)
+	}
+	s.cache = cache
+	if opts.CompactInterval > 0 {
+		s.stop, s.done = make(chan struct{}), make(chan struct{})
+		go s.compactLoop()
+	}
+	return s, nil
+}
+
+// load checks the format and reads rule records and the outbox position.
+func (s *State) load() error {
+	v, found, err := s.store.Get(formatKey)
+	if err != nil {
+		return fmt.Errorf("state: read format: %w", err)
+	}
+	if !found {
+		empty := true
+		if err := s.store.Scan(nil, func(k, _ []byte) bool { empty = false; return false }); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		if !empty {
+			return fmt.Errorf("state: the directory holds data without a newterms format marker: not a newterms state, or damaged")
+		}
+		var w Writes
+		w.Set(formatKey, []byte(strconv.Itoa(formatVersion)))
+		if err := s.store.Apply(&w); err != nil {
+			return fmt.Errorf("state: write format: %w", err)
+		}
+	} else {
+		n, err := strconv.Atoi(string(v))
+		switch {
+		case err != nil:
+			return fmt.Errorf("state: format marker %q is damaged", v)
+		case n > formatVersion:
+			return fmt.Errorf("state: format version %d is newer than this build's %d: upgrade newterms", n, formatVersion)
+		}
+	}
+	err = s.store.Scan([]byte{prefixRule}, func(k, v []byte) bool {
+		var rec ruleRecord
+		if rec, err = decodeRule(v); err != nil {
+			err = fmt.Errorf("state: rule %x: %w", k[1:], err)
+			return false
+		}
+		rh := bytesToU64(k[1:])
+		s.rules[rh] = &rec
+		w := rec
+		s.written[rh] = &w
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	s.nextSeq = 1
+	return s.store.Scan([]byte{prefixOutbox}, func(k, v []byte) bool {
+		s.nextSeq = bytesToU64(k[1:]) + 1
+		s.outboxCount.Add(1)
+		s.outboxBytes.Add(int64(len(v)))
+		return true
+	})
+}
+
+func bytesToU64(b []byte) uint64 {
+	var x uint64
+	for _, c := range b[:8] {
+		x = x<<8 | uint64(c)
+	}
+	return x
+}
+
+// Close stops background work and closes the store.
+func (s *State) Close() error {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+		s.stop = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cache.Close()
+	return s.store.Close()
+}
+
+// Counters of one batch.
+type Counters struct {
+	Checked, Novel, Learning, Backfilled int
+	CacheHits, StoreReads                int
+}
+
+// Batch is the work of one flush: checks, then one atomic commit.
+type Batch struct {
+	s         *State
+	learnOnly bool
+	pending   map[entryKey]*entry
+	order     []entryKey // write order, for a deterministic commit
+	rules     map[uint64]*ruleRecord
+	alerts    [][]byte
+	buf, key  []byte // scratch
+	Counters  Counters
+}
+
+// Begin starts a batch; until Commit or Abort, other batches wait. A
+// learn-only batch records tuples and coverage but decides nothing novel
+// (a backfill).
+func (s *State) Begin(learnOnly bool) *Batch {
+	s.mu.Lock()
+	return &Batch{s: s, learnOnly: learnOnly, pending: map[entryKey]*entry{}, rules: map[uint64]*ruleRecord{}}
+}
+
+// rule returns the batch's working copy of a rule's record.
+func (b *Batch) rule(rh uint64, r Rule) *ruleRecord {
+	if rec, ok := b.rules[rh]; ok {
+		return rec
+	}
+	rec := &ruleRecord{key: r.Key, name: r.Name, window: r.Window.Milliseconds(), earliest: noTime, highWater: noTime}
+	if c, ok := b.s.rules[rh]; ok {
+		*rec = *c
+		rec.window, rec.name = r.Window.Milliseconds(), r.Name
+	}
+	b.rules[rh] = rec
+	return rec
+}
+
+const noTime = int64(-1 << 63)
+
+// Check decides on one tuple of a rule for an event at time t, and records
+// it. Tuples repeated within the batch see the batch's own records.
+func (b *Batch) Check(r Rule, tuple []string, t time.Time, eventID string) (Decision, error) {
+	ms := t.UnixMilli()
+	rh := ruleHash(r.Key)
+	th, buf := tupleHash(b.buf, tuple)
+	b.buf = buf
+	k := makeEntryKey(rh, th)
+	window := r.Window.Milliseconds()
+	rec := b.rule(rh, r)
+	if rec.earliest == noTime || ms < rec.earliest {
+		rec.earliest = ms
+	}
+	if ms > rec.highWater {
+		rec.highWater = ms
+	}
+	b.Counters.Checked++
+
+	cur, found, err := b.lookup(k, th)
+	if err != nil {
+		return Known, err
+	}
+	if found && ms-cur.last <= window {
+		// Known. Out of order: move first_seen back. In order: refresh
+		// last_seen once it has moved by more than the granularity.
+		gran := b.s.opts.Granularity(r.Window).Milliseconds()
+		switch {
+		case ms < cur.first:
+			cur.first = ms
+			b.write(k, cur, tuple, true)
+		case ms-cur.last > gran:
+			cur.last = ms
+			b.write(k, cur, tuple, true)
+		}
+		return Known, nil
+	}
+	b.write(k, entry{first: ms, last: ms, eventID: eventID}, tuple, false)
+	switch {
+	case b.learnOnly:
+		b.Counters.Backfilled++
+		return Backfilled, nil
+	case !b.s.opts.NoLearning && rec.earliest > ms-window:
+		b.Counters.Learning++
+		return Learning, nil
+	}
+	b.Counters.Novel++
+	return Novel, nil
+}
+
+// lookup finds a tuple's record: the batch's own, the cache, the store.
+// The returned entry may lack eventID and tuple when it came from the
+// cache; write fills them from the store when it must.
+func (b *Batch) lookup(k entryKey, th xxh3.Uint128) (entry, bool, error) {
+	if e, ok := b.pending[k]; ok {
+		return *e, true, nil
+	}
+	ck := cacheKey(k)
+	if c, ok := b.s.cache.Get(ck); ok && c.check == th.Hi {
+		b.Counters.CacheHits++
+		return entry{first: c.first, last: c.last}, true, nil
+	}
+	b.Counters.StoreReads++
+	v, found, err := b.storeGet(k)
+	if err != nil || !found {
+		return entry{}, false, err
+	}
+	first, last, err := decodeTimes(v)
+	if err != nil {
+		return entry{}, false, fmt.Errorf("state: tuple %x: %w", b.key[1:], err)
+	}
+	b.s.cache.Set(ck, cached{check: th.Hi, first: first, last: last}, 1)
+	return entry{first: first, last: last}, true, nil
+}
+
+// storeGet reads a tuple record. The key is copied to scratch first: a
+// slice of k handed to the Store interface would move k to the heap on
+// every check, cached or not.
+func (b *Batch) storeGet(k entryKey) ([]byte, bool, error) {
+	b.key = append(b.key[:0], k[:]...)
+	return b.s.store.Get(b.key)
+}
+
+// cacheKey folds the rule hash and the tuple hash's low half.
+func cacheKey(k entryKey) uint64 {
+	return bytesToU64(k[1:9])*0x9E3779B97F4A7C15 ^ bytesToU64(k[17:25])
+}
+
+// write stages a record. A refresh of a record known only through the
+// cache keeps its stored first event id and values by reading them.
+func (b *Batch) write(k entryKey, e entry, tuple []string, refresh bool) {
+	if refresh && e.tuple == nil {
+		if v, found, err := b.storeGet(k); err == nil && found {
+			if old, err := decodeEntry(v); err == nil {
+				e.eventID, e.tuple = old.eventID, old.tuple
+			}
+		}
+	}
+	if e.tuple == nil {
+		e.tuple = make([]string, len(tuple))
+		for i, v := range tuple {
+			e.tuple[i] = strings.Clone(v)
+		}
+	}
+	e.eventID = strings.Clone(e.eventID)
+	if p, ok := b.pending[k]; ok {
+		*p = e
+		return
+	}
+	b.pending[k] = &e
+	b.order = append(b.order, k)
+}
+
+// AddAlert puts an alert document into the outbox, in this batch's commit.
+func (b *Batch) AddAlert(doc []byte) {
+	b.alerts = append(b.alerts, bytes.Clone(doc))
+}
+
+// Empty reports whether the batch has nothing to commit.
+func (b *Batch) Empty() bool { return len(b.pending) == 0 && len(b.alerts) == 0 && !b.rulesChanged() }
+
+func (b *Batch) rulesChanged() bool {
+	for rh, rec := range b.rules {
+		if b.s.ruleNeedsWrite(rh, rec) {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleNeedsWrite: a rule record is written when anything but its high-water
+// changed, or the high-water moved by more than the granularity (it only
+// paces expiry, so it may lag on disk).
+func (s *State) ruleNeedsWrite(rh uint64, rec *ruleRecord) bool {
+	c, ok := s.written[rh]
+	if !ok {
+		return true
+	}
+	gran := s.opts.Granularity(time.Duration(rec.window) * time.Millisecond).Milliseconds()
+	return c.earliest != rec.earliest || c.window != rec.window || c.key != rec.key || c.name != rec.name ||
+		rec.highWater-c.highWater > gran
+}
+
+// ErrDone is returned by a second Commit or Abort.
+var ErrDone = errors.New("state batch already finished")
+
+// Commit writes the batch atomically and durably, then lets the next batch
+// run. A batch with nothing to write commits nothing. On error nothing was
+// written.
+func (b *Batch) Commit() error {
+	s := b.s
+	if s == nil {
+		return ErrDone
+	}
+	defer b.finish()
+	if b.Empty() {
+		for rh, rec := range b.rules {
+			s.rules[rh] = rec
+		}
+		return nil
+	}
+	var w Writes
+	for _, k := range b.order {
+		w.Set(k[:], b.pending[k].encode(nil))
+	}
+	var written []uint64
+	for rh, rec := range b.rules {
+		if s.ruleNeedsWrite(rh, rec) {
+			w.Set(ruleKeyBytes(rh), rec.encode())
+			written = append(written, rh)
+		}
+	}
+	var bytes int64
+	for i, doc := range b.alerts {
+		w.Set(outboxKey(s.nextSeq+uint64(i)), doc)
+		bytes += int64(len(doc))
+	}
+	if err := s.store.Apply(&w); err != nil {
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	s.nextSeq += uint64(len(b.alerts))
+	s.outboxCount.Add(int64(len(b.alerts)))
+	s.outboxBytes.Add(bytes)
+	for rh, rec := range b.rules {
+		s.rules[rh] = rec
+	}
+	for _, rh := range written {
+		c := *b.rules[rh]
+		s.written[rh] = &c
+	}
+	for _, k := range b.order {
+		e := b.pending[k]
+		s.cache.Set(cacheKey(k), cached{check: bytesToU64(k[9:17]), first: e.first, last: e.last}, 1)
+	}
+	return nil
+}
+
+// Abort drops the batch.
+func (b *Batch) Abort() {
+	if b.s != nil {
+		b.finish()
+	}
+}
+
+func (b *Batch) finish() {
+	b.s.mu.Unlock()
+	b.s = nil
+}

@@ -1,0 +1,186 @@
+package seen
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
+)
+
+// Store is the durable key-value store under the seen state. The embedded
+// default is pebble; a shared Redis-protocol store can implement the same
+// four operations (GET, MULTI/EXEC, SCAN) for several Fluent Bit nodes.
+type Store interface {
+	// Get returns a copy of the value at key; found is false when absent.
+	Get(key []byte) (val []byte, found bool, err error)
+	// Apply writes all sets and deletes atomically and durably.
+	Apply(w *Writes) error
+	// Scan calls fn for each key with the prefix, in key order, until fn
+	// returns false. Key and value are valid only during the call.
+	Scan(prefix []byte, fn func(key, val []byte) bool) error
+	Close() error
+}
+
+// Writes is one atomic commit.
+type Writes struct {
+	sets    [][2][]byte
+	deletes [][]byte
+}
+
+// Set records a write of key (copied).
+func (w *Writes) Set(key, val []byte) {
+	w.sets = append(w.sets, [2][]byte{append([]byte(nil), key...), append([]byte(nil), val...)})
+}
+
+// Delete records a deletion of key (copied).
+func (w *Writes) Delete(key []byte) { w.deletes = append(w.deletes, append([]byte(nil), key...)) }
+
+// Len is the number of operations.
+func (w *Writes) Len() int { return len(w.sets) + len(w.deletes) }
+
+func (w *Writes) reset() { w.sets, w.deletes = w.sets[:0], w.deletes[:0] }
+
+// pebbleStore is the embedded default.
+type pebbleStore struct {
+	db  *pebble.DB
+	dir string
+}
+
+// Pebble's caches are allocated in C: outside the Go heap and GOMEMLIMIT,
+// freed only by Close. They are sized here on purpose:
+//   - a 32 MiB block cache: the hot set lives in the ristretto cache in
+//     front, so this serves index and filter blocks and recent data blocks;
+//   - 16 MiB memtables: one batch per flush is small, and a small memtable
+//     keeps reopen (WAL replay) fast;
+//   - 10-bit bloom filters on every level: a cold check of a tuple never
+//     seen, the common case for new tuples, usually reads no data block.
+const (
+	blockCacheSize = 32 << 20
+	memTableSize   = 16 << 20
+)
+
+// openDirs refuses a second open of one state directory in this process:
+// pebble's file lock does not stop the same process (two plugin
+// instances), so this does.
+var openDirs sync.Map
+
+func openPebble(dir string, logf func(string, ...any)) (*pebbleStore, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", dir, err)
+	}
+	if _, dup := openDirs.LoadOrStore(abs, true); dup {
+		return nil, fmt.Errorf("state %s: already open in this process (two instances cannot share a state_dir)", dir)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			openDirs.Delete(abs)
+		}
+	}()
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("state %s: %w", dir, err)
+	}
+	if err := os.Chmod(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("state %s: %w", dir, err)
+	}
+	cache := pebble.NewCache(blockCacheSize)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		Cache:        cache,
+		MemTableSize: memTableSize,
+		Logger:       logger{logf},
+	}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	db, err := pebble.Open(abs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: cannot open: %w", dir, err)
+	}
+	ok = true
+	return &pebbleStore{db: db, dir: abs}, nil
+}
+
+func (p *pebbleStore) Get(key []byte) ([]byte, bool, error) {
+	v, closer, err := p.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	return out, true, closer.Close()
+}
+
+func (p *pebbleStore) Apply(w *Writes) error {
+	b := p.db.NewBatch()
+	defer b.Close()
+	for _, kv := range w.sets {
+		if err := b.Set(kv[0], kv[1], nil); err != nil {
+			return err
+		}
+	}
+	for _, k := range w.deletes {
+		if err := b.Delete(k, nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(pebble.Sync)
+}
+
+func (p *pebbleStore) Scan(prefix []byte, fn func(key, val []byte) bool) error {
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if !fn(it.Key(), v) {
+			break
+		}
+	}
+	return it.Close()
+}
+
+func (p *pebbleStore) Close() error {
+	err := p.db.Close()
+	openDirs.Delete(p.dir)
+	return err
+}
+
+// prefixEnd is the smallest key after every key with the prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// logger keeps pebble's informational chatter out of Fluent Bit's log and
+// passes its errors on.
+type logger struct{ logf func(string, ...any) }
+
+func (logger) Infof(string, ...any) {}
+func (l logger) Errorf(format string, args ...any) {
+	l.logf("state store: "+format, args...)
+}
+func (l logger) Fatalf(format string, args ...any) {
+	l.logf("state store: fatal: "+format, args...)
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
