@@ -43,8 +43,6 @@ func (w *Writes) Delete(key []byte) { w.deletes = append(w.deletes, append([]byt
 // Len is the number of operations.
 func (w *Writes) Len() int { return len(w.sets) + len(w.deletes) }
 
-func (w *Writes) reset() { w.sets, w.deletes = w.sets[:0], w.deletes[:0] }
-
 // pebbleStore is the embedded default.
 type pebbleStore struct {
 	db  *pebble.DB
