@@ -13,6 +13,7 @@ import (
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
 	"github.com/newterms/newterms/internal/rules"
+	"github.com/newterms/newterms/internal/seen"
 )
 
 // Config is the validated configuration of one plugin instance or CLI run.
@@ -31,6 +32,19 @@ type Config struct {
 	Rules []string
 	// Inline is the rule given by the rule_* keys, or nil.
 	Inline *rules.Rule
+	// StateDir holds the seen state and the alert outbox.
+	StateDir string
+	// CacheSize bounds the hot cache of seen tuples, in bytes.
+	CacheSize int64
+	// Learning: a rule alerts only once its state covers a whole window.
+	Learning bool
+	// AlertTag is the Fluent Bit tag of alerts; may hold {rule_id} and
+	// {severity}.
+	AlertTag string
+	// IncludeOriginal adds the CloudTrail record to alerts (event.original).
+	IncludeOriginal bool
+	// MaxTuples caps the term tuples one rule takes from one event.
+	MaxTuples int
 }
 
 // Default is the configuration with every key unset.
@@ -39,8 +53,15 @@ func Default() Config {
 		RecordKeys:        cloudtrail.DefaultRecordKeys,
 		MaxRecordSize:     cloudtrail.DefaultMaxRecordSize,
 		ASNReloadInterval: asn.DefaultReloadInterval,
+		CacheSize:         seen.DefaultCacheSize,
+		Learning:          true,
+		AlertTag:          DefaultAlertTag,
+		MaxTuples:         64,
 	}
 }
+
+// DefaultAlertTag is the tag alerts carry back into Fluent Bit.
+const DefaultAlertTag = "newterms.alert"
 
 type key struct {
 	help string
@@ -48,6 +69,47 @@ type key struct {
 }
 
 var keys = map[string]key{
+	"state_dir": {"directory of the seen state and the alert outbox (created 0700; one instance per directory)",
+		func(c *Config, v string) error { c.StateDir = v; return nil }},
+	"cache_size": {"hot cache of seen tuples in bytes, with an optional k/m/g suffix (default 64m)",
+		func(c *Config, v string) error {
+			n, err := ParseSize(v)
+			if err == nil && n < 1<<20 {
+				err = fmt.Errorf("at least 1m")
+			}
+			c.CacheSize = n
+			return err
+		}},
+	"learning": {"on: a rule alerts only once its state covers a whole history window; off: from the first event (default on)",
+		func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.Learning = b
+			return err
+		}},
+	"alert_tag": {"tag of the alerts re-emitted into Fluent Bit; may hold {rule_id} and {severity} (default newterms.alert)",
+		func(c *Config, v string) error {
+			rest := strings.NewReplacer("{rule_id}", "", "{severity}", "").Replace(v)
+			if strings.ContainsAny(rest, "{} \t") {
+				return fmt.Errorf("only the placeholders {rule_id} and {severity} are known, and no spaces")
+			}
+			c.AlertTag = v
+			return nil
+		}},
+	"include_original": {"on: alerts carry the original CloudTrail record as event.original (default off)",
+		func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.IncludeOriginal = b
+			return err
+		}},
+	"max_tuples": {"most term tuples one rule takes from one event, the rest counted as overflow (default 64)",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100000 {
+				return fmt.Errorf("want a whole number from 1 to 100000")
+			}
+			c.MaxTuples = n
+			return nil
+		}},
 	"rules": {"rule files or directories (detection-rules TOML), comma separated",
 		func(c *Config, v string) error {
 			c.Rules = splitList(v)
@@ -147,6 +209,16 @@ func FromLookup(get func(key string) string) (Config, error) {
 }
 
 func nop(*Config, string) error { return nil }
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("want on or off")
+}
 
 // inline builds the rule of the rule_* keys: all of name, query, fields and
 // window, or none.

@@ -58,6 +58,18 @@ func TestFromMap(t *testing.T) {
 		{"inline rule incomplete", map[string]string{"rule_name": "OIDC"}, nil, "rule_query is missing"},
 		{"inline rule bad query", map[string]string{"rule_name": "x", "rule_query": "event.action: (", "rule_fields": "user.id", "rule_window": "1d"},
 			nil, "inline rule (rule_*): query: 1:16"},
+		{"engine keys", map[string]string{"state_dir": "/var/lib/newterms", "cache_size": "128m", "learning": "off",
+			"alert_tag": "alert.{severity}.{rule_id}", "include_original": "on", "max_tuples": "10"}, func(c Config) bool {
+			return c.StateDir == "/var/lib/newterms" && c.CacheSize == 128<<20 && !c.Learning && c.AlertTag == "alert.{severity}.{rule_id}" &&
+				c.IncludeOriginal && c.MaxTuples == 10
+		}, ""},
+		{"engine defaults", nil, func(c Config) bool {
+			return c.Learning && c.AlertTag == "newterms.alert" && c.CacheSize == 64<<20 && !c.IncludeOriginal && c.MaxTuples == 64
+		}, ""},
+		{"bad learning", map[string]string{"learning": "sometimes"}, nil, `learning = "sometimes": want on or off`},
+		{"bad tag", map[string]string{"alert_tag": "alerts.{name}"}, nil, "only the placeholders"},
+		{"small cache", map[string]string{"cache_size": "10k"}, nil, "at least 1m"},
+		{"bad max_tuples", map[string]string{"max_tuples": "0"}, nil, "max_tuples"},
 		{"unknown key", map[string]string{"max_recrod_size": "1m"}, nil, `unknown key "max_recrod_size"`},
 		{"bad size", map[string]string{"max_record_size": "lots"}, nil, `max_record_size = "lots": not a size`},
 		{"too small", map[string]string{"max_record_size": "10"}, nil, "at least 1k"},

@@ -75,6 +75,7 @@ func (s *State) expire(keys [][]byte, before int64) (int, error) {
 		copy(ek[:], k)
 		s.cache.Del(cacheKey(ek))
 	}
+	s.cache.Wait()
 	return w.Len(), nil
 }
 

@@ -463,10 +463,17 @@ func (b *Batch) Commit() error {
 		c := *b.rules[rh]
 		s.written[rh] = &c
 	}
+	// Ristretto may drop or refuse any Set, and applies them later: delete
+	// each written key first (queued in order behind any earlier Set of an
+	// older value), then offer the new value, and wait until the queue is
+	// applied, so that the next batch never reads a stale value.
 	for _, k := range b.order {
 		e := b.pending[k]
-		s.cache.Set(cacheKey(k), cached{check: bytesToU64(k[9:17]), first: e.first, last: e.last}, 1)
+		ck := cacheKey(k)
+		s.cache.Del(ck)
+		s.cache.Set(ck, cached{check: bytesToU64(k[9:17]), first: e.first, last: e.last}, 1)
 	}
+	s.cache.Wait()
 	return nil
 }
 

@@ -1,0 +1,341 @@
+// Package engine runs the whole detection on batches of records: decode
+// and normalize, enrich, match rules, build term tuples, check them against
+// the seen state, and put one alert per novel tuple into the outbox, all in
+// one atomic commit per batch. It is the same engine behind the Fluent Bit
+// plugin and the CLI.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/newterms/newterms/internal/alert"
+	"github.com/newterms/newterms/internal/asn"
+	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/rules"
+	"github.com/newterms/newterms/internal/seen"
+)
+
+// Options are the engine's settings beyond the shared configuration.
+type Options struct {
+	// LearnOnly records tuples and coverage without alerting (backfill).
+	LearnOnly bool
+	// Logf reports background events; nil discards.
+	Logf func(format string, args ...any)
+	// Granularity overrides the seen state's last_seen granularity (tests).
+	Granularity func(time.Duration) time.Duration
+}
+
+// Engine is safe for concurrent use: batches from several Fluent Bit
+// workers may be processed at once.
+type Engine struct {
+	cfg     config.Config
+	opts    Options
+	set     *rules.Set
+	report  *rules.Report
+	asn     *asn.DB
+	state   *seen.State
+	workers sync.Pool
+	stats   stats
+}
+
+// worker holds what one goroutine reuses from batch to batch.
+type worker struct {
+	dec *cloudtrail.Decoder
+	doc *rules.Doc
+}
+
+// New loads rules, opens the ASN database and the seen state.
+func New(cfg config.Config, opts Options) (*Engine, error) {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	var extra []*rules.Rule
+	if cfg.Inline != nil {
+		extra = append(extra, cfg.Inline)
+	}
+	set, rep, err := rules.LoadWith(extra, cfg.Rules...)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Failed) > 0 {
+		errs := make([]error, len(rep.Failed))
+		for i, f := range rep.Failed {
+			errs[i] = f
+		}
+		return nil, fmt.Errorf("rules: %d failed to load: %w", len(rep.Failed), errors.Join(errs...))
+	}
+	if len(set.Rules()) == 0 {
+		return nil, errors.New("rules: no rule loaded: set rules (files or directories) or the rule_* keys")
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("config: state_dir is missing: the seen state needs a directory")
+	}
+	e := &Engine{cfg: cfg, opts: opts, set: set, report: rep}
+	if cfg.ASNDatabase != "" {
+		if e.asn, err = asn.Open(cfg.ASNDatabase, asn.Options{ReloadInterval: cfg.ASNReloadInterval, Logf: opts.Logf}); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, r := range set.Rules() {
+			if r.NeedsASN() {
+				opts.Logf("rule %q reads source.as.* but no asn_database is set: it cannot match or give tuples", r.Name)
+			}
+		}
+	}
+	e.state, err = seen.Open(seen.Options{
+		Dir: cfg.StateDir, CacheSize: cfg.CacheSize, NoLearning: !cfg.Learning,
+		Granularity: opts.Granularity, Logf: opts.Logf,
+	})
+	if err != nil {
+		e.asn.Close()
+		return nil, err
+	}
+	e.stats.init(set)
+	e.workers.New = func() any {
+		return &worker{
+			dec: cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: cfg.MaxRecordSize, RecordKeys: cfg.RecordKeys}),
+			doc: set.NewDoc(),
+		}
+	}
+	return e, nil
+}
+
+// Record is one Fluent Bit record: JSON (or base64/gzip) text, or a
+// decoded map whose JSON text sits under a record key.
+type Record struct {
+	Data []byte
+	Map  map[string]any
+}
+
+// Result tells the caller (the plugin) what became of a batch.
+type Result struct {
+	Records, Events, Alerts int
+	// Errors are the bad records, counted and skipped; they never fail
+	// the batch.
+	Errors []error
+}
+
+// Process runs one batch. A non-nil error means nothing was committed and
+// the batch may be retried (FLB_RETRY); bad records are not errors.
+func (e *Engine) Process(recs []Record) (Result, error) {
+	w := e.workers.Get().(*worker)
+	defer e.workers.Put(w)
+	var res Result
+	b := e.state.Begin(e.opts.LearnOnly)
+	var failed error
+	onEvent := func(ev *cloudtrail.Event) {
+		if failed != nil {
+			return
+		}
+		res.Events++
+		failed = e.event(w, b, ev, &res)
+	}
+	for _, rec := range recs {
+		res.Records++
+		var r cloudtrail.Result
+		if rec.Map != nil {
+			r = w.dec.DecodeMap(rec.Map, onEvent)
+		} else {
+			r = w.dec.Decode(rec.Data, onEvent)
+		}
+		e.stats.decoded(&r)
+		for _, err := range r.Errors {
+			res.Errors = append(res.Errors, fmt.Errorf("record %d: %w", res.Records, err))
+		}
+		if failed != nil {
+			break
+		}
+	}
+	e.stats.batch(&b.Counters)
+	if failed != nil {
+		b.Abort()
+		return Result{}, failed
+	}
+	start := time.Now()
+	if err := b.Commit(); err != nil {
+		return Result{}, err
+	}
+	e.stats.commit(time.Since(start))
+	e.stats.records.Add(int64(res.Records))
+	e.stats.events.Add(int64(res.Events))
+	e.stats.alerts.Add(int64(res.Alerts))
+	return res, nil
+}
+
+// event matches one event and checks its tuples.
+func (e *Engine) event(w *worker, b *seen.Batch, ev *cloudtrail.Event, res *Result) error {
+	enr := e.enrich(ev)
+	w.doc.Reset(ev, enr)
+	t, hasTime := ev.Time()
+	var err error
+	e.set.Match(w.doc, func(r *rules.Rule) {
+		if err != nil {
+			return
+		}
+		e.stats.matched[r.Key].Add(1)
+		if !hasTime {
+			e.stats.noTime.Add(1)
+			return
+		}
+		sr := seen.Rule{Key: r.Key, Name: r.Name, Window: r.Window}
+		overflow := r.Terms(w.doc, e.cfg.MaxTuples, func(tuple []string) {
+			if err != nil {
+				return
+			}
+			var d seen.Decision
+			if d, err = b.Check(sr, tuple, t, ev.ID()); err != nil || d != seen.Novel {
+				return
+			}
+			var doc []byte
+			doc, err = alert.Build(alert.Input{Rule: r, Tuple: tuple, Event: ev, Enrichment: enr, IncludeOriginal: e.cfg.IncludeOriginal})
+			if err == nil {
+				b.AddAlert(doc)
+				res.Alerts++
+			}
+		})
+		e.stats.overflow.Add(int64(overflow))
+	})
+	return err
+}
+
+func (e *Engine) enrich(ev *cloudtrail.Event) rules.Enrichment {
+	if e.asn == nil {
+		return rules.Enrichment{}
+	}
+	ip, ok := ev.SourceIP()
+	if !ok {
+		return rules.Enrichment{}
+	}
+	info, found := e.asn.Lookup(ip)
+	return rules.Enrichment{HasAS: found, ASNumber: info.Number, ASOrg: info.Org}
+}
+
+// State is the seen state, whose outbox the sender drains.
+func (e *Engine) State() *seen.State { return e.state }
+
+// Rules are the loaded rules; Report says how loading went.
+func (e *Engine) Rules() *rules.Set     { return e.set }
+func (e *Engine) Report() *rules.Report { return e.report }
+
+// Close closes the state and the ASN database.
+func (e *Engine) Close() error {
+	err := e.state.Close()
+	e.asn.Close()
+	return err
+}
+
+// stats are the engine's counters, safe for concurrent batches.
+type stats struct {
+	records, events, alerts, noTime, overflow atomic.Int64
+	checked, novel, learning, backfilled      atomic.Int64
+	cacheHits, storeReads                     atomic.Int64
+	insights, digests, notifications, control atomic.Int64
+	commits, commitNanos, commitMaxNanos      atomic.Int64
+	mu                                        sync.Mutex
+	parseErrors                               map[cloudtrail.ErrorKind]int64
+	matched                                   map[string]*atomic.Int64 // by rule key; fixed at init
+	names                                     map[string]string
+}
+
+func (s *stats) init(set *rules.Set) {
+	s.parseErrors = map[cloudtrail.ErrorKind]int64{}
+	s.matched = map[string]*atomic.Int64{}
+	s.names = map[string]string{}
+	for _, r := range set.Rules() {
+		s.matched[r.Key] = new(atomic.Int64)
+		s.names[r.Key] = r.Name
+	}
+}
+
+func (s *stats) decoded(r *cloudtrail.Result) {
+	s.insights.Add(int64(r.Insights))
+	s.digests.Add(int64(r.Digests))
+	s.notifications.Add(int64(r.Notifications))
+	s.control.Add(int64(r.Control))
+	if len(r.Errors) > 0 {
+		s.mu.Lock()
+		for _, err := range r.Errors {
+			s.parseErrors[err.Kind]++
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *stats) batch(c *seen.Counters) {
+	s.checked.Add(int64(c.Checked))
+	s.novel.Add(int64(c.Novel))
+	s.learning.Add(int64(c.Learning))
+	s.backfilled.Add(int64(c.Backfilled))
+	s.cacheHits.Add(int64(c.CacheHits))
+	s.storeReads.Add(int64(c.StoreReads))
+}
+
+func (s *stats) commit(d time.Duration) {
+	s.commits.Add(1)
+	s.commitNanos.Add(int64(d))
+	for {
+		m := s.commitMaxNanos.Load()
+		if int64(d) <= m || s.commitMaxNanos.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+// Counters is a snapshot of everything a user would graph.
+type Counters struct {
+	Records, Events, Alerts   int64
+	Insights, Digests         int64
+	Notifications, Control    int64
+	ParseErrors               map[string]int64 // by kind
+	Matched                   []RuleCount      // events per rule, by name
+	TuplesChecked, Novel      int64
+	SuppressedLearning        int64
+	Backfilled                int64
+	TupleOverflow, NoTime     int64
+	CacheHitRatio             float64
+	Commits                   int64
+	CommitMean, CommitMax     time.Duration
+	OutboxAlerts, OutboxBytes int64
+}
+
+// RuleCount is the number of events that matched one rule.
+type RuleCount struct {
+	Name, Key string
+	Events    int64
+}
+
+// Stats snapshots the counters.
+func (e *Engine) Stats() Counters {
+	s := &e.stats
+	c := Counters{
+		Records: s.records.Load(), Events: s.events.Load(), Alerts: s.alerts.Load(),
+		Insights: s.insights.Load(), Digests: s.digests.Load(), Notifications: s.notifications.Load(), Control: s.control.Load(),
+		TuplesChecked: s.checked.Load(), Novel: s.novel.Load(), SuppressedLearning: s.learning.Load(),
+		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(),
+		Commits: s.commits.Load(), CommitMax: time.Duration(s.commitMaxNanos.Load()),
+		ParseErrors: map[string]int64{},
+	}
+	if hits, reads := s.cacheHits.Load(), s.storeReads.Load(); hits+reads > 0 {
+		c.CacheHitRatio = float64(hits) / float64(hits+reads)
+	}
+	if c.Commits > 0 {
+		c.CommitMean = time.Duration(s.commitNanos.Load() / c.Commits)
+	}
+	s.mu.Lock()
+	for k, n := range s.parseErrors {
+		c.ParseErrors[string(k)] = n
+	}
+	s.mu.Unlock()
+	for key, n := range s.matched {
+		c.Matched = append(c.Matched, RuleCount{Name: s.names[key], Key: key, Events: n.Load()})
+	}
+	sort.Slice(c.Matched, func(i, j int) bool { return c.Matched[i].Name < c.Matched[j].Name })
+	c.OutboxAlerts, c.OutboxBytes = e.state.OutboxSize()
+	return c
+}

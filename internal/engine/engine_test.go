@@ -1,0 +1,335 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newterms/newterms/internal/alert"
+	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/synth"
+)
+
+const (
+	roleRule    = "../../conf/rules/initial_access_sts_web_identity_new_role_asn.toml"
+	subjectRule = "../../conf/rules/initial_access_sts_web_identity_new_subject_asn.toml"
+	testASN     = "../../testdata/asn/GeoLite2-ASN-Test.mmdb"
+)
+
+func exact(time.Duration) time.Duration { return 0 }
+
+func newEngine(t testing.TB, dir string, learnOnly bool, mod func(*config.Config)) *Engine {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Rules = []string{roleRule, subjectRule}
+	cfg.ASNDatabase = testASN
+	cfg.ASNReloadInterval = -1
+	cfg.StateDir = dir
+	if mod != nil {
+		mod(&cfg)
+	}
+	e, err := New(cfg, Options{LearnOnly: learnOnly, Granularity: exact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// oracleAlert is one expected alert.
+type oracleAlert struct {
+	rule    string
+	tuple   []string
+	eventID string
+	index   int // position in the stream
+}
+
+// oracle computes the expected alerts of the two seed rules by brute force
+// from the semantics of ../shared/DESIGN.md, over the whole history: a
+// tuple is novel when the latest earlier-processed event with it is more
+// than a window before (or there is none), and a rule alerts once its
+// earliest matching event is a whole window before the event.
+func oracle(events []synth.Event, roleKey, subjectKey string, window time.Duration) []oracleAlert {
+	type hist struct{ last time.Time }
+	seenT := map[string]*hist{}
+	earliest := map[string]time.Time{}
+	var out []oracleAlert
+	for i, ev := range events {
+		if ev.Action != "AssumeRoleWithWebIdentity" || !ev.Success || ev.ASN == 0 {
+			continue
+		}
+		asn := fmt.Sprint(ev.ASN)
+		var roles []string
+		for _, r := range ev.Roles {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+		tuples := map[string][][]string{subjectKey: {{ev.Subject, asn}}}
+		for _, r := range roles {
+			tuples[roleKey] = append(tuples[roleKey], []string{r, asn})
+		}
+		for _, rk := range []string{roleKey, subjectKey} {
+			for _, tu := range tuples[rk] {
+				if e, ok := earliest[rk]; !ok || ev.Time.Before(e) {
+					earliest[rk] = ev.Time
+				}
+				k := rk + "\x00" + strings.Join(tu, "\x00")
+				h := seenT[k]
+				novel := h == nil || ev.Time.Sub(h.last) > window
+				if h == nil {
+					h = &hist{last: ev.Time}
+					seenT[k] = h
+				} else if novel || ev.Time.After(h.last) {
+					h.last = ev.Time
+				}
+				if novel && !earliest[rk].After(ev.Time.Add(-window)) {
+					out = append(out, oracleAlert{rule: rk, tuple: tu, eventID: ev.ID, index: i})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func ruleKeys(t testing.TB, e *Engine) (role, subject string) {
+	for _, r := range e.Rules().Rules() {
+		switch r.ID {
+		case "7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a01":
+			role = r.Key
+		case "7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a02":
+			subject = r.Key
+		}
+	}
+	if role == "" || subject == "" {
+		t.Fatal("seed rules not loaded")
+	}
+	return role, subject
+}
+
+// drain takes the alert ids out of the outbox.
+func drain(t testing.TB, e *Engine, into *[]string) {
+	t.Helper()
+	alerts, err := e.State().Outbox(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alerts {
+		var doc struct {
+			Newterms struct {
+				AlertID string `json:"alert_id"`
+			}
+		}
+		if err := json.Unmarshal(a.Doc, &doc); err != nil {
+			t.Fatal(err)
+		}
+		*into = append(*into, doc.Newterms.AlertID)
+	}
+	if err := e.State().Delete(alerts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ids(as []oracleAlert, from int) []string {
+	var out []string
+	for _, a := range as {
+		if a.index >= from {
+			out = append(out, alert.ID(a.rule, a.tuple, a.eventID))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The engine's alerts equal the oracle's exactly: same tuples, same first
+// events, same ids; with the stream cut into random batches, restarts
+// between batches, and bad records mixed in.
+func TestOracle(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			events := synth.Stream(synth.Options{Seed: seed, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 24, Events: 4000})
+			dir := t.TempDir()
+			e := newEngine(t, dir, false, nil)
+			role, subject := ruleKeys(t, e)
+			want := ids(oracle(events, role, subject, 10*24*time.Hour), 0)
+			if len(want) < 10 {
+				t.Fatalf("the oracle expects only %d alerts: the stream shows too little", len(want))
+			}
+			rng := rand.New(rand.NewPCG(seed, 99))
+			var got []string
+			bad, counted := 0, 0
+			for i := 0; i < len(events); {
+				var batch []Record
+				for n := 1 + rng.IntN(200); n > 0 && i < len(events); n-- {
+					batch = append(batch, Record{Data: events[i].JSON})
+					i++
+					if rng.IntN(100) == 0 {
+						batch = append(batch, Record{Data: []byte(`{"broken":`)}, Record{Data: []byte(`{"not":"cloudtrail"}`)})
+						bad += 2
+					}
+				}
+				res, err := e.Process(batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				counted += len(res.Errors)
+				drain(t, e, &got)
+				if rng.IntN(8) == 0 {
+					e.Close()
+					e = newEngine(t, dir, false, nil)
+				}
+			}
+			e.Close()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("alerts differ from the oracle: got %d, want %d\n%s", len(got), len(want), diff(got, want))
+			}
+			if counted != bad {
+				t.Errorf("%d bad records, %d counted", bad, counted)
+			}
+		})
+	}
+}
+
+// A learn-only backfill over the first days, then live traffic: exactly the
+// oracle's alerts for the live part.
+func TestBackfillThenLive(t *testing.T) {
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	events := synth.Stream(synth.Options{Seed: 42, Start: start, Days: 20, Events: 4000})
+	split := len(events) / 2 // days 1-10, then 11-20
+	dir := t.TempDir()
+	e := newEngine(t, dir, true, nil)
+	role, subject := ruleKeys(t, e)
+	var recs []Record
+	for _, ev := range events[:split] {
+		recs = append(recs, Record{Data: ev.JSON})
+	}
+	res, err := e.Process(recs)
+	if err != nil || res.Alerts != 0 {
+		t.Fatalf("backfill: %+v %v", res, err)
+	}
+	if st := e.Stats(); st.Backfilled == 0 || st.Novel != 0 {
+		t.Errorf("backfill counters: %+v", st)
+	}
+	e.Close()
+	e = newEngine(t, dir, false, nil)
+	defer e.Close()
+	var got []string
+	for i := split; i < len(events); i += 100 {
+		var batch []Record
+		for _, ev := range events[i:min(i+100, len(events))] {
+			batch = append(batch, Record{Data: ev.JSON})
+		}
+		if _, err := e.Process(batch); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, e, &got)
+	}
+	slices.Sort(got)
+	want := ids(oracle(events, role, subject, 10*24*time.Hour), split)
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("live alerts differ from the oracle: got %d, want %d\n%s", len(got), len(want), diff(got, want))
+	}
+}
+
+func diff(got, want []string) string {
+	var b strings.Builder
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			fmt.Fprintf(&b, "unexpected %s\n", g)
+		}
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			fmt.Fprintf(&b, "missing %s\n", w)
+		}
+	}
+	return b.String()
+}
+
+func TestAlertDocument(t *testing.T) {
+	dir := t.TempDir()
+	e := newEngine(t, dir, false, func(c *config.Config) { c.Learning = false; c.IncludeOriginal = true })
+	defer e.Close()
+	events := synth.Stream(synth.Options{Seed: 7, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 1, Events: 200})
+	var ev synth.Event
+	for _, x := range events {
+		if x.Action == "AssumeRoleWithWebIdentity" && x.Success && len(x.Roles) == 1 {
+			ev = x
+			break
+		}
+	}
+	res, err := e.Process([]Record{{Data: ev.JSON}})
+	if err != nil || res.Alerts != 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	alerts, _ := e.State().Outbox(0, 0)
+	var doc map[string]any
+	if err := json.Unmarshal(alerts[0].Doc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	nt := doc["newterms"].(map[string]any)
+	rule := nt["rule"].(map[string]any)
+	terms := nt["terms"].(map[string]any)
+	evd := doc["event"].(map[string]any)
+	src := doc["source"].(map[string]any)
+	checks := map[string]bool{
+		"event.kind alert":     evd["kind"] == "alert",
+		"event.original":       evd["original"] == string(ev.JSON),
+		"event.action":         evd["action"] == "AssumeRoleWithWebIdentity",
+		"source.as.number":     src["as"].(map[string]any)["number"] == float64(ev.ASN),
+		"rule name":            rule["name"] != "",
+		"rule severity":        rule["severity"] == "high",
+		"rule risk_score":      rule["risk_score"] == float64(73),
+		"rule threat":          strings.Contains(fmt.Sprint(rule["threat"]), "T1550.001"),
+		"terms":                len(terms) == 2 && terms["source.as.number"] == fmt.Sprint(ev.ASN),
+		"history_window":       nt["history_window"] == "now-10d",
+		"first_seen":           nt["first_seen"] == ev.Time.Format(time.RFC3339Nano),
+		"alert id":             len(nt["alert_id"].(string)) == 32,
+		"message names rule":   strings.Contains(doc["message"].(string), "not seen in the last 10 days"),
+		"message names values": strings.Contains(doc["message"].(string), fmt.Sprintf("source.as.number=AS%d (", ev.ASN)),
+	}
+	for name, ok := range checks {
+		if !ok {
+			t.Errorf("%s: %s", name, alerts[0].Doc)
+		}
+	}
+}
+
+func TestProcessErrors(t *testing.T) {
+	dir := t.TempDir()
+	e := newEngine(t, dir, false, nil)
+	res, err := e.Process([]Record{
+		{Data: []byte("{")},
+		{Map: map[string]any{"log": "not json"}},
+		{Map: map[string]any{"other": 1}},
+	})
+	if err != nil || len(res.Errors) != 3 || res.Records != 3 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	st := e.Stats()
+	if st.ParseErrors["invalid_json"] != 1 || st.ParseErrors["not_cloudtrail"] != 2 {
+		t.Errorf("parse errors %v", st.ParseErrors)
+	}
+	e.Close()
+	// An unwritable state: New fails cleanly.
+	if _, err := New(config.Config{StateDir: dir, Rules: []string{roleRule}}, Options{}); err == nil {
+		t.Log("reopen fine")
+	}
+	for _, c := range []struct {
+		cfg  config.Config
+		want string
+	}{
+		{config.Config{Rules: []string{roleRule}}, "state_dir is missing"},
+		{config.Config{StateDir: t.TempDir()}, "no rule loaded"},
+		{config.Config{StateDir: t.TempDir(), Rules: []string{"/nonexistent"}}, "nonexistent"},
+		{config.Config{StateDir: t.TempDir(), Rules: []string{roleRule}, ASNDatabase: "/nonexistent.mmdb"}, "nonexistent.mmdb"},
+	} {
+		if _, err := New(c.cfg, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err = %v, want %q", c.cfg, err, c.want)
+		}
+	}
+}
