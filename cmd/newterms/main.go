@@ -19,6 +19,8 @@ var commands = map[string]command{
 	"normalize": {"print CloudTrail records as ECS documents, one JSON per event", runNormalize},
 	"asn":       {"look addresses up in an ASN database as the plugin would", runASN},
 	"rules":     {"check rule files (rules check), or show what they make of events (rules test)", runRules},
+	"replay":    {"run the detection over CloudTrail files: alerts as NDJSON, or a learn-only backfill", runReplay},
+	"state":     {"inspect or compact a state directory (state stats|list|compact)", runState},
 }
 
 func main() {

@@ -9,6 +9,8 @@
 // databases, so that enrichment gives known ASNs.
 package synth
 
+//go:generate go run ../../testdata/samplegen -o ../../testdata/cloudtrail/sample.ndjson.gz
+
 import (
 	"encoding/json"
 	"fmt"

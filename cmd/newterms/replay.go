@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/engine"
+)
+
+// replayBatch is how many records make one engine batch (one commit).
+const replayBatch = 2000
+
+func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	rulesPath := fl.String("rules", "", "rule files or directories, comma separated (required)")
+	asnPath := fl.String("asn-db", "", "ASN database for source.as.*")
+	stateDir := fl.String("state", "", "state directory to use and keep (default: a temporary one)")
+	learnOnly := fl.Bool("learn-only", false, "record tuples and coverage without alerting (backfill a baseline)")
+	learning := fl.String("learning", "on", "on: rules alert only once their state covers a window; off: from the start")
+	output := fl.String("output", "-", "file for the alerts, NDJSON")
+	maxSize := fl.Int("max-record-size", 256<<20, "largest input (line or document) in bytes")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR] [--learn-only] [--output FILE] [FILE|DIR|-]...")
+		fmt.Fprintln(stderr, "Runs the detection over CloudTrail files (any envelope, .gz, directories) and writes alerts as NDJSON.")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if *rulesPath == "" {
+		fl.Usage()
+		return 2
+	}
+	get := map[string]string{"rules": *rulesPath, "asn_database": *asnPath, "learning": *learning, "asn_reload_interval": "off"}
+	cfg, err := config.FromLookup(func(k string) string { return get[k] })
+	if err != nil {
+		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
+		return 2
+	}
+	cfg.MaxRecordSize = *maxSize
+	cfg.StateDir = *stateDir
+	if cfg.StateDir == "" {
+		tmp, err := os.MkdirTemp("", "newterms-replay-")
+		if err != nil {
+			fmt.Fprintf(stderr, "newterms replay: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		cfg.StateDir = tmp
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...) }
+	eng, err := engine.New(cfg, engine.Options{LearnOnly: *learnOnly, Logf: logf})
+	if err != nil {
+		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
+		return 1
+	}
+	defer eng.Close()
+
+	out := stdout
+	if *output != "-" {
+		f, err := os.Create(*output)
+		if err != nil {
+			fmt.Fprintf(stderr, "newterms replay: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		out = f
+	}
+	w := bufio.NewWriter(out)
+	defer w.Flush()
+	bar := progress(stderr)
+	var batch []engine.Record
+	var where []string
+	shown := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		res, err := eng.Process(batch)
+		if err != nil {
+			return err
+		}
+		for _, e := range res.Errors {
+			if shown < 10 {
+				var n int
+				fmt.Sscanf(e.Error(), "record %d:", &n)
+				fmt.Fprintf(stderr, "newterms replay: %s: %v\n", where[max(n-1, 0)], strings.TrimPrefix(e.Error(), fmt.Sprintf("record %d: ", n)))
+			}
+			shown++
+		}
+		if bar != nil {
+			bar.Add(res.Events)
+		}
+		batch, where = batch[:0], where[:0]
+		return drainTo(eng, w)
+	}
+	var procErr error
+	err = readInputs(fl.Args(), stdin, func(u unit) bool {
+		batch = append(batch, engine.Record{Data: u.data})
+		where = append(where, fmt.Sprintf("%s:%d", u.name, u.line))
+		if len(batch) >= replayBatch {
+			procErr = flush()
+		}
+		return procErr == nil
+	})
+	if err == nil {
+		err = procErr
+	}
+	if err == nil {
+		err = flush()
+	}
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	if shown > 10 {
+		fmt.Fprintf(stderr, "newterms replay: ... and %d more bad records\n", shown-10)
+	}
+	summary(stderr, eng.Stats(), *learnOnly)
+	if err != nil {
+		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// drainTo writes the outbox's alerts out and deletes them.
+func drainTo(eng *engine.Engine, w *bufio.Writer) error {
+	alerts, err := eng.State().Outbox(0, 0)
+	if err != nil {
+		return err
+	}
+	for _, a := range alerts {
+		w.Write(a.Doc)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return eng.State().Delete(alerts)
+}
+
+// progress is a bar of events and events/s on a terminal, nil otherwise.
+func progress(w io.Writer) *progressbar.ProgressBar {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("replaying"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+}
+
+func summary(w io.Writer, c engine.Counters, learnOnly bool) {
+	fmt.Fprintf(w, "records %d, events %d, alerts %d, suppressed while learning %d", c.Records, c.Events, c.Alerts, c.SuppressedLearning)
+	if learnOnly {
+		fmt.Fprintf(w, ", recorded as baseline %d", c.Backfilled)
+	}
+	fmt.Fprintf(w, ", tuples checked %d\n", c.TuplesChecked)
+	if c.Insights+c.Digests+c.Notifications+c.Control > 0 {
+		fmt.Fprintf(w, "not events: insights %d, digests %d, notifications %d, control messages %d\n", c.Insights, c.Digests, c.Notifications, c.Control)
+	}
+	if len(c.ParseErrors) > 0 {
+		b, _ := json.Marshal(c.ParseErrors)
+		fmt.Fprintf(w, "bad records by kind: %s\n", b)
+	}
+	if c.TupleOverflow > 0 || c.NoTime > 0 {
+		fmt.Fprintf(w, "tuples over the per-event cap: %d, matching events without a time: %d\n", c.TupleOverflow, c.NoTime)
+	}
+	for _, m := range c.Matched {
+		fmt.Fprintf(w, "  %6d events matched %q\n", m.Events, m.Name)
+	}
+}
