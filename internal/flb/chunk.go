@@ -34,7 +34,7 @@ const (
 var ErrUndecodable = errors.New("chunk is not msgpack")
 
 // Each calls fn for every record of the chunk, in order, skipping group
-// markers. A malformed record is reported through bad and skipped; the
+// markers. A malformed record is reported through bad (if not nil) and skipped; the
 // others still reach fn. The returned error is for bytes that are not
 // msgpack at all, after which nothing more can be read.
 func Each(chunk []byte, fn func(Record), bad func(offset int, err error)) (records int, err error) {
@@ -50,7 +50,9 @@ func Each(chunk []byte, fn func(Record), bad func(offset int, err error)) (recor
 		rec, marker, err := decodeEntry(entry)
 		switch {
 		case err != nil:
-			bad(off, err)
+			if bad != nil {
+				bad(off, err)
+			}
 		case !marker:
 			records++
 			fn(rec)
