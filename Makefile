@@ -12,13 +12,18 @@ BENCHCOUNT  ?= 5
 
 all: build
 
-build: build/out_newterms.so build/newterms
+build: build/out_newterms.so build/newterms build/harness
 
 build/out_newterms.so: $(SOURCES)
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -o $@ ./plugin
 
 build/newterms: $(SOURCES)
 	$(GO) build -trimpath -o $@ ./cmd/newterms
+
+# The C program that loads the plugin as Fluent Bit does (tests only).
+build/harness: plugin/harness/harness.c
+	@mkdir -p build
+	$(CC) -O2 -Wall -Wextra -o $@ $< -ldl -lpthread
 
 test: lint
 	$(GO) test -race ./...

@@ -4,122 +4,212 @@
 // cross back into Fluent Bit, so every export recovers.
 package main
 
+/*
+#include <stdlib.h>
+#include "flbapi.h"
+*/
 import "C"
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"runtime/debug"
+	"time"
 	"unsafe"
 
 	"github.com/fluent/fluent-bit-go/output"
 
-	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/config"
-	"github.com/newterms/newterms/internal/rules"
+	"github.com/newterms/newterms/internal/engine"
+	"github.com/newterms/newterms/internal/flb"
+	"github.com/newterms/newterms/internal/forward"
 )
+
+// exitFlushTimeout bounds the attempt to deliver the outbox at exit; what
+// is left goes out at the next start.
+const exitFlushTimeout = 5 * time.Second
 
 // instance is the state of one [OUTPUT] section.
 type instance struct {
-	cfg   config.Config
-	asn   *asn.DB // nil: enrichment off
-	rules *rules.Set
+	cfg    config.Config
+	eng    *engine.Engine
+	sender *forward.Sender
+	stop   context.CancelFunc
+	done   chan struct{}
+	api    unsafe.Pointer // Fluent Bit's struct flb_api, for logging
+	ins    unsafe.Pointer // the flb_output_instance
+}
+
+func (in *instance) logf(level C.int, format string, args ...any) {
+	var api, ins unsafe.Pointer
+	if in != nil {
+		api, ins = in.api, in.ins
+	}
+	msg := C.CString(fmt.Sprintf(format, args...))
+	C.nt_log(api, ins, level, msg)
+	C.free(unsafe.Pointer(msg))
 }
 
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) (rc int) {
-	defer guard("register", &rc)
+	defer guard(nil, "register", &rc)
 	return output.FLBPluginRegister(def, "newterms", "First-seen (New Terms) detection on AWS CloudTrail")
 }
 
 //export FLBPluginInit
 func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
-	defer guard("init", &rc)
-	cfg, err := config.FromLookup(func(key string) string { return output.FLBPluginConfigKey(plugin, key) })
+	in := &instance{api: C.nt_api(plugin), ins: C.nt_ins(plugin)}
+	defer guard(in, "init", &rc)
+	get := func(key string) string { return output.FLBPluginConfigKey(plugin, key) }
+	cfg, err := config.FromLookup(get)
+	if err == nil {
+		err = check(cfg, get("match"))
+	}
 	if err != nil {
-		logf("error", "%v", err)
+		in.logf(C.NT_LOG_ERROR, "%v", err)
 		return output.FLB_ERROR
 	}
-	inst := &instance{cfg: cfg}
-	if inst.rules, err = loadRules(cfg); err != nil {
-		logf("error", "%v", err)
+	in.cfg = cfg
+	in.eng, err = engine.New(cfg, engine.Options{Logf: func(f string, a ...any) { in.logf(C.NT_LOG_INFO, f, a...) }})
+	if err != nil {
+		in.logf(C.NT_LOG_ERROR, "%v", err)
 		return output.FLB_ERROR
 	}
-	if cfg.ASNDatabase != "" {
-		inst.asn, err = asn.Open(cfg.ASNDatabase, asn.Options{
-			ReloadInterval: cfg.ASNReloadInterval,
-			Logf:           func(format string, args ...any) { logf("info", format, args...) },
-		})
-		if err != nil {
-			logf("error", "asn_database: %v", err)
-			return output.FLB_ERROR
-		}
+	rep := in.eng.Report()
+	for _, s := range rep.Skipped {
+		in.logf(C.NT_LOG_INFO, "rule skipped: %s: %q: %s", s.File, s.Name, s.Reason)
 	}
-	output.FLBPluginSetContext(plugin, inst)
+	for _, n := range rep.Notes {
+		in.logf(C.NT_LOG_WARN, "%s", n)
+	}
+	in.sender, err = forward.New(in.eng.State(), forward.Options{
+		Address: cfg.ForwardAddress, SharedKey: cfg.ForwardSharedKey, Tag: cfg.AlertTag,
+		Logf: func(f string, a ...any) { in.logf(C.NT_LOG_WARN, f, a...) },
+	})
+	if err != nil {
+		in.eng.Close()
+		in.logf(C.NT_LOG_ERROR, "%v", err)
+		return output.FLB_ERROR
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in.stop, in.done = cancel, make(chan struct{})
+	go func() {
+		defer close(in.done)
+		defer guard(in, "sender", new(int))
+		in.sender.Run(ctx)
+	}()
+	n, _ := in.eng.State().OutboxSize()
+	in.logf(C.NT_LOG_INFO, "%d rules, state %s, alerts to %s as %s (%d waiting from before)",
+		len(in.eng.Rules().Rules()), cfg.StateDir, cfg.ForwardAddress, cfg.AlertTag, n)
+	output.FLBPluginSetContext(plugin, in)
 	return output.FLB_OK
 }
 
+// check holds what only the plugin needs: where alerts go, and that the
+// instance does not match its own alerts.
+func check(cfg config.Config, match string) error {
+	if cfg.ForwardAddress == "" {
+		return fmt.Errorf("config: forward_address is missing: set it to in_forward's address (unix:///path or tcp://127.0.0.1:24224)")
+	}
+	if match != "" && config.MatchCatches(match, cfg.AlertTag) {
+		return fmt.Errorf("config: match %q catches this instance's own alert tag %q: alerts would loop back into it", match, cfg.AlertTag)
+	}
+	return nil
+}
+
 //export FLBPluginFlushCtx
-func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (rc int) {
-	defer guard("flush", &rc)
-	if _, ok := output.FLBPluginGetContext(ctx).(*instance); !ok {
-		logf("error", "flush for an instance that did not initialise")
+func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (rc int) {
+	in, ok := output.FLBPluginGetContext(ctx).(*instance)
+	defer guard(in, "flush", &rc)
+	if !ok {
+		in.logf(C.NT_LOG_ERROR, "flush for an instance that did not initialise")
 		return output.FLB_ERROR
 	}
-	// Detection arrives with the engine; until then records are accepted
-	// and dropped.
+	// The chunk is Fluent Bit's memory, valid during this call only: the
+	// engine reads it in place and copies only what goes into state and
+	// alerts.
+	chunk := unsafe.Slice((*byte)(data), int(length))
+	return in.flush(chunk)
+}
+
+func (in *instance) flush(chunk []byte) int {
+	recs := make([]engine.Record, 0, 64)
+	bad := 0
+	var firstBad error
+	_, err := flb.Each(chunk, func(r flb.Record) {
+		text, found, err := flb.Text(r.Body, in.cfg.RecordKeys)
+		if err == nil && !found {
+			text, err = flb.AppendJSON(nil, r.Body)
+		}
+		if err != nil {
+			bad++
+			firstBad = cmpErr(firstBad, err)
+			return
+		}
+		recs = append(recs, engine.Record{Data: text})
+	}, func(off int, err error) {
+		bad++
+		firstBad = cmpErr(firstBad, fmt.Errorf("at byte %d: %w", off, err))
+	})
+	if err != nil && len(recs) == 0 {
+		in.logf(C.NT_LOG_ERROR, "dropping a chunk of %d bytes that can never be read: %v", len(chunk), err)
+		return output.FLB_ERROR
+	}
+	if err != nil {
+		bad++
+		firstBad = cmpErr(firstBad, err)
+	}
+	res, perr := in.eng.Process(recs)
+	if perr != nil {
+		in.logf(C.NT_LOG_WARN, "state commit failed, chunk will be retried: %v", perr)
+		return output.FLB_RETRY
+	}
+	for _, e := range res.Errors {
+		bad++
+		firstBad = cmpErr(firstBad, e)
+	}
+	if bad > 0 {
+		in.logf(C.NT_LOG_WARN, "%d bad records skipped in a chunk, the first: %v", bad, firstBad)
+	}
+	if res.Alerts > 0 {
+		in.sender.Notify()
+	}
 	return output.FLB_OK
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
 }
 
 //export FLBPluginExitCtx
 func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
-	defer guard("exit", &rc)
-	if inst, ok := output.FLBPluginGetContext(ctx).(*instance); ok {
-		inst.asn.Close()
+	in, ok := output.FLBPluginGetContext(ctx).(*instance)
+	defer guard(in, "exit", &rc)
+	if !ok {
+		return output.FLB_OK
+	}
+	in.stop()
+	<-in.done
+	if n, err := in.sender.Flush(exitFlushTimeout); err != nil {
+		in.logf(C.NT_LOG_WARN, "at exit: %d alerts delivered; %v; the rest go out at the next start", n, err)
+	}
+	st := in.eng.Stats()
+	in.logf(C.NT_LOG_INFO, "exit: %d records, %d events, %d alerts, %d suppressed while learning", st.Records, st.Events, st.Alerts, st.SuppressedLearning)
+	if err := in.eng.Close(); err != nil {
+		in.logf(C.NT_LOG_ERROR, "closing the state: %v", err)
 	}
 	return output.FLB_OK
 }
 
-// loadRules loads the configured rules; a rule that fails to load fails init,
-// as does having no rule at all.
-func loadRules(cfg config.Config) (*rules.Set, error) {
-	var extra []*rules.Rule
-	if cfg.Inline != nil {
-		extra = append(extra, cfg.Inline)
-	}
-	set, rep, err := rules.LoadWith(extra, cfg.Rules...)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
-	}
-	for _, s := range rep.Skipped {
-		logf("info", "rule skipped: %s: %q: %s", s.File, s.Name, s.Reason)
-	}
-	for _, n := range rep.Notes {
-		logf("warn", "%s", n)
-	}
-	if len(rep.Failed) > 0 {
-		for _, f := range rep.Failed {
-			logf("error", "rule failed: %s", f.Error())
-		}
-		return nil, fmt.Errorf("rules: %d rule files failed to load", len(rep.Failed))
-	}
-	if len(set.Rules()) == 0 {
-		return nil, fmt.Errorf("rules: no rule loaded: set rules (files or directories) or the rule_* keys")
-	}
-	logf("info", "%d rules loaded", len(set.Rules()))
-	return set, nil
-}
-
 // guard turns a panic into a logged FLB_ERROR.
-func guard(where string, rc *int) {
+func guard(in *instance, where string, rc *int) {
 	if r := recover(); r != nil {
-		logf("error", "panic in %s: %v\n%s", where, r, debug.Stack())
+		in.logf(C.NT_LOG_ERROR, "panic in %s: %v\n%s", where, r, debug.Stack())
 		*rc = output.FLB_ERROR
 	}
-}
-
-func logf(level, format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[%s] [output:newterms] %s\n", level, fmt.Sprintf(format, args...))
 }
 
 func main() {}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/forward"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/seen"
 )
@@ -45,6 +46,11 @@ type Config struct {
 	IncludeOriginal bool
 	// MaxTuples caps the term tuples one rule takes from one event.
 	MaxTuples int
+	// ForwardAddress is Fluent Bit's in_forward, where alerts go back in:
+	// unix:///path or tcp://host:port.
+	ForwardAddress string
+	// ForwardSharedKey answers in_forward's shared-key handshake.
+	ForwardSharedKey string
 }
 
 // Default is the configuration with every key unset.
@@ -69,6 +75,16 @@ type key struct {
 }
 
 var keys = map[string]key{
+	"forward_address": {"in_forward that alerts go back into: unix:///path/to/socket or tcp://127.0.0.1:24224",
+		func(c *Config, v string) error {
+			if _, _, err := forward.ParseAddress(v); err != nil {
+				return err
+			}
+			c.ForwardAddress = v
+			return nil
+		}},
+	"forward_shared_key": {"shared key of in_forward's security section, if it has one",
+		func(c *Config, v string) error { c.ForwardSharedKey = v; return nil }},
 	"state_dir": {"directory of the seen state and the alert outbox (created 0700; one instance per directory)",
 		func(c *Config, v string) error { c.StateDir = v; return nil }},
 	"cache_size": {"hot cache of seen tuples in bytes, with an optional k/m/g suffix (default 64m)",
@@ -287,4 +303,36 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("not a size: want a whole number of bytes with an optional k, m or g suffix")
 	}
 	return n * mult, nil
+}
+
+// MatchCatches reports whether a Fluent Bit match pattern ('*' matches any
+// run of characters) catches tags made from the alert tag: an output that
+// matches its own alerts feeds them back to itself forever.
+// Placeholders are tried with every severity and an arbitrary rule id.
+func MatchCatches(match, alertTag string) bool {
+	for _, sev := range []string{"low", "medium", "high", "critical"} {
+		tag := strings.NewReplacer("{rule_id}", "rule", "{severity}", sev).Replace(alertTag)
+		if globMatch(match, tag) {
+			return true
+		}
+	}
+	return false
+}
+
+func globMatch(p, s string) bool {
+	for len(p) > 0 {
+		if p[0] == '*' {
+			for i := len(s); i >= 0; i-- {
+				if globMatch(p[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(s) == 0 || p[0] != s[0] {
+			return false
+		}
+		p, s = p[1:], s[1:]
+	}
+	return len(s) == 0
 }

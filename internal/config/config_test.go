@@ -70,6 +70,10 @@ func TestFromMap(t *testing.T) {
 		{"bad tag", map[string]string{"alert_tag": "alerts.{name}"}, nil, "only the placeholders"},
 		{"small cache", map[string]string{"cache_size": "10k"}, nil, "at least 1m"},
 		{"bad max_tuples", map[string]string{"max_tuples": "0"}, nil, "max_tuples"},
+		{"forward", map[string]string{"forward_address": "unix:///run/fluent-bit/forward.sock", "forward_shared_key": "k"}, func(c Config) bool {
+			return c.ForwardAddress == "unix:///run/fluent-bit/forward.sock" && c.ForwardSharedKey == "k"
+		}, ""},
+		{"bad forward address", map[string]string{"forward_address": "localhost:24224"}, nil, "forward_address"},
 		{"unknown key", map[string]string{"max_recrod_size": "1m"}, nil, `unknown key "max_recrod_size"`},
 		{"bad size", map[string]string{"max_record_size": "lots"}, nil, `max_record_size = "lots": not a size`},
 		{"too small", map[string]string{"max_record_size": "10"}, nil, "at least 1k"},
@@ -88,5 +92,26 @@ func TestFromMap(t *testing.T) {
 				t.Fatalf("got %+v, %v", got, err)
 			}
 		})
+	}
+}
+
+func TestMatchCatches(t *testing.T) {
+	cases := []struct {
+		match, tag string
+		want       bool
+	}{
+		{"*", "newterms.alert", true},
+		{"newterms.*", "newterms.alert", true},
+		{"newterms.alert", "newterms.alert", true},
+		{"cloudtrail", "newterms.alert", false},
+		{"cloudtrail.*", "newterms.alert", false},
+		{"alerts.*", "alerts.{severity}.{rule_id}", true},
+		{"*.critical.*", "alerts.{severity}.{rule_id}", true},
+		{"aws.*", "alerts.{severity}", false},
+	}
+	for _, c := range cases {
+		if got := MatchCatches(c.match, c.tag); got != c.want {
+			t.Errorf("MatchCatches(%q, %q) = %v", c.match, c.tag, got)
+		}
 	}
 }

@@ -29,6 +29,8 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Granularity overrides the seen state's last_seen granularity (tests).
 	Granularity func(time.Duration) time.Duration
+	// Store replaces the embedded pebble store under the seen state.
+	Store seen.Store
 }
 
 // Engine is safe for concurrent use: batches from several Fluent Bit
@@ -90,7 +92,7 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 	}
 	e.state, err = seen.Open(seen.Options{
 		Dir: cfg.StateDir, CacheSize: cfg.CacheSize, NoLearning: !cfg.Learning,
-		Granularity: opts.Granularity, Logf: opts.Logf,
+		Granularity: opts.Granularity, Logf: opts.Logf, Store: opts.Store,
 	})
 	if err != nil {
 		e.asn.Close()

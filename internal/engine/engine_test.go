@@ -39,62 +39,6 @@ func newEngine(t testing.TB, dir string, learnOnly bool, mod func(*config.Config
 	return e
 }
 
-// oracleAlert is one expected alert.
-type oracleAlert struct {
-	rule    string
-	tuple   []string
-	eventID string
-	index   int // position in the stream
-}
-
-// oracle computes the expected alerts of the two seed rules by brute force
-// from the semantics of ../shared/DESIGN.md, over the whole history: a
-// tuple is novel when the latest earlier-processed event with it is more
-// than a window before (or there is none), and a rule alerts once its
-// earliest matching event is a whole window before the event.
-func oracle(events []synth.Event, roleKey, subjectKey string, window time.Duration) []oracleAlert {
-	type hist struct{ last time.Time }
-	seenT := map[string]*hist{}
-	earliest := map[string]time.Time{}
-	var out []oracleAlert
-	for i, ev := range events {
-		if ev.Action != "AssumeRoleWithWebIdentity" || !ev.Success || ev.ASN == 0 {
-			continue
-		}
-		asn := fmt.Sprint(ev.ASN)
-		var roles []string
-		for _, r := range ev.Roles {
-			if !slices.Contains(roles, r) {
-				roles = append(roles, r)
-			}
-		}
-		tuples := map[string][][]string{subjectKey: {{ev.Subject, asn}}}
-		for _, r := range roles {
-			tuples[roleKey] = append(tuples[roleKey], []string{r, asn})
-		}
-		for _, rk := range []string{roleKey, subjectKey} {
-			for _, tu := range tuples[rk] {
-				if e, ok := earliest[rk]; !ok || ev.Time.Before(e) {
-					earliest[rk] = ev.Time
-				}
-				k := rk + "\x00" + strings.Join(tu, "\x00")
-				h := seenT[k]
-				novel := h == nil || ev.Time.Sub(h.last) > window
-				if h == nil {
-					h = &hist{last: ev.Time}
-					seenT[k] = h
-				} else if novel || ev.Time.After(h.last) {
-					h.last = ev.Time
-				}
-				if novel && !earliest[rk].After(ev.Time.Add(-window)) {
-					out = append(out, oracleAlert{rule: rk, tuple: tu, eventID: ev.ID, index: i})
-				}
-			}
-		}
-	}
-	return out
-}
-
 func ruleKeys(t testing.TB, e *Engine) (role, subject string) {
 	for _, r := range e.Rules().Rules() {
 		switch r.ID {
@@ -133,11 +77,11 @@ func drain(t testing.TB, e *Engine, into *[]string) {
 	}
 }
 
-func ids(as []oracleAlert, from int) []string {
+func ids(as []synth.Alert, from int) []string {
 	var out []string
 	for _, a := range as {
-		if a.index >= from {
-			out = append(out, alert.ID(a.rule, a.tuple, a.eventID))
+		if a.Index >= from {
+			out = append(out, alert.ID(a.RuleKey, a.Tuple, a.EventID))
 		}
 	}
 	slices.Sort(out)
@@ -154,7 +98,7 @@ func TestOracle(t *testing.T) {
 			dir := t.TempDir()
 			e := newEngine(t, dir, false, nil)
 			role, subject := ruleKeys(t, e)
-			want := ids(oracle(events, role, subject, 10*24*time.Hour), 0)
+			want := ids(synth.Expected(events, role, subject, 10*24*time.Hour), 0)
 			if len(want) < 10 {
 				t.Fatalf("the oracle expects only %d alerts: the stream shows too little", len(want))
 			}
@@ -229,7 +173,7 @@ func TestBackfillThenLive(t *testing.T) {
 		drain(t, e, &got)
 	}
 	slices.Sort(got)
-	want := ids(oracle(events, role, subject, 10*24*time.Hour), split)
+	want := ids(synth.Expected(events, role, subject, 10*24*time.Hour), split)
 	if len(want) == 0 || !slices.Equal(got, want) {
 		t.Fatalf("live alerts differ from the oracle: got %d, want %d\n%s", len(got), len(want), diff(got, want))
 	}

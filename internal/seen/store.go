@@ -40,6 +40,16 @@ func (w *Writes) Set(key, val []byte) {
 // Delete records a deletion of key (copied).
 func (w *Writes) Delete(key []byte) { w.deletes = append(w.deletes, append([]byte(nil), key...)) }
 
+// Each visits the sets, then the deletes (for Store implementations).
+func (w *Writes) Each(fn func(key, val []byte, del bool)) {
+	for _, kv := range w.sets {
+		fn(kv[0], kv[1], false)
+	}
+	for _, k := range w.deletes {
+		fn(k, nil, true)
+	}
+}
+
 // Len is the number of operations.
 func (w *Writes) Len() int { return len(w.sets) + len(w.deletes) }
 

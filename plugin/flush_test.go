@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/engine"
+	"github.com/newterms/newterms/internal/flb"
+	"github.com/newterms/newterms/internal/forward"
+	"github.com/newterms/newterms/internal/seen"
+	"github.com/newterms/newterms/internal/synth"
+)
+
+// memStore is an in-memory seen.Store whose commits can be made to fail.
+type memStore struct {
+	m    map[string][]byte
+	fail bool
+}
+
+func (s *memStore) Get(k []byte) ([]byte, bool, error) {
+	v, ok := s.m[string(k)]
+	return append([]byte(nil), v...), ok, nil
+}
+
+func (s *memStore) Apply(w *seen.Writes) error {
+	if s.fail {
+		return errors.New("disk full")
+	}
+	w.Each(func(k, v []byte, del bool) {
+		if del {
+			delete(s.m, string(k))
+		} else {
+			s.m[string(k)] = append([]byte(nil), v...)
+		}
+	})
+	return nil
+}
+
+func (s *memStore) Scan(prefix []byte, fn func(k, v []byte) bool) error {
+	var keys []string
+	for k := range s.m {
+		if strings.HasPrefix(k, string(prefix)) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !fn([]byte(k), s.m[k]) {
+			break
+		}
+	}
+	return nil
+}
+
+func (s *memStore) Close() error { return nil }
+
+// A commit that fails returns FLB_RETRY, with nothing committed; the same
+// chunk then succeeds.
+func TestFlushRetry(t *testing.T) {
+	store := &memStore{m: map[string][]byte{}}
+	cfg := config.Default()
+	cfg.Rules = []string{roleRule, subjectRule}
+	cfg.ASNDatabase = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
+	cfg.ASNReloadInterval = -1
+	cfg.StateDir = t.TempDir()
+	cfg.Learning = false
+	eng, err := engine.New(cfg, engine.Options{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	snd, err := forward.New(eng.State(), forward.Options{Address: "unix:///nonexistent.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{cfg: cfg, eng: eng, sender: snd}
+	var chunk []byte
+	for _, ev := range synth.Stream(synth.Options{Seed: 9, Start: start, Days: 1, Events: 300}) {
+		chunk = flb.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(ev.JSON)})
+	}
+	store.fail = true
+	if rc := in.flush(chunk); rc != 2 {
+		t.Fatalf("failing commit: rc %d, want FLB_RETRY (2)", rc)
+	}
+	if n, _ := eng.State().OutboxSize(); n != 0 {
+		t.Fatalf("outbox holds %d after a failed commit", n)
+	}
+	store.fail = false
+	if rc := in.flush(chunk); rc != 1 {
+		t.Fatalf("retry: rc %d", rc)
+	}
+	if n, _ := eng.State().OutboxSize(); n == 0 {
+		t.Error("the retried chunk made no alerts")
+	}
+	if rc := in.flush([]byte("\xc1garbage")); rc != 0 {
+		t.Errorf("garbage: rc %d, want FLB_ERROR (0)", rc)
+	}
+}
+
+// A panic inside an export becomes FLB_ERROR.
+func TestGuard(t *testing.T) {
+	rc := func() (rc int) {
+		defer guard(nil, "test", &rc)
+		panic("boom")
+	}()
+	if rc != 0 {
+		t.Errorf("rc %d", rc)
+	}
+}
