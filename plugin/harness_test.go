@@ -343,4 +343,3 @@ func TestHarnessBadConfig(t *testing.T) {
 		t.Errorf("no forward_address: %v\n%s", err, out)
 	}
 }
-
