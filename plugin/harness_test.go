@@ -130,6 +130,14 @@ func received(r *forwardtest.Receiver) []string {
 	return ids
 }
 
+func newHarnessCmd(args ...string) *exec.Cmd {
+	return exec.Command(harnessPath, append([]string{"-so", soPath}, args...)...)
+}
+
+func listenB(sock string) (*forwardtest.Receiver, error) {
+	return forwardtest.Listen("unix", sock, forwardtest.Options{})
+}
+
 func listen(t *testing.T, sock string) *forwardtest.Receiver {
 	r, err := forwardtest.Listen("unix", sock, forwardtest.Options{})
 	if err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -112,6 +113,19 @@ func TestMatchCatches(t *testing.T) {
 	for _, c := range cases {
 		if got := MatchCatches(c.match, c.tag); got != c.want {
 			t.Errorf("MatchCatches(%q, %q) = %v", c.match, c.tag, got)
+		}
+	}
+}
+
+// The README documents every key.
+func TestREADMEKeys(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		if !strings.Contains(string(readme), "`"+k[0]+"`") {
+			t.Errorf("README does not document the key %s", k[0])
 		}
 	}
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/newterms/newterms/internal/flb"
+	"github.com/newterms/newterms/internal/synth"
+)
+
+// BenchmarkHarness: records/s through the real plugin in the C harness, one
+// flushing thread, from chunk to commit: 100 chunks of 1,000 CloudTrail
+// records of about 1.5 KB, 5% of them matching a rule (AssumeRoleWithWeb
+// Identity). Each iteration starts a fresh state, so the figure includes
+// process start, init and the exit flush; the chunk decoding alone is
+// BenchmarkEach in internal/flb.
+func BenchmarkHarness(b *testing.B) {
+	events := synth.Stream(synth.Options{Seed: 11, Start: start, Days: 20, Events: 50000})
+	var match, other []string
+	pad := func(js []byte) string {
+		s := string(js)
+		return s[:len(s)-1] + `,"additionalEventData":{"note":"` + strings.Repeat("x", max(0, 1500-len(s)-40)) + `"}}`
+	}
+	for _, ev := range events {
+		if ev.Action == "AssumeRoleWithWebIdentity" && ev.Success {
+			match = append(match, pad(ev.JSON))
+		} else if ev.Action != "ConsoleLogin" {
+			other = append(other, pad(ev.JSON))
+		}
+	}
+	dir := b.TempDir()
+	var chunks []string
+	total, bytes := 0, 0
+	for c := range 100 {
+		var chunk []byte
+		for i := range 1000 {
+			rec := other[(c*1000+i)%len(other)]
+			if i%20 == 0 {
+				rec = match[(c*50+i/20)%len(match)]
+			}
+			chunk = flb.AppendRecord(chunk, true, start, [2]string{"log", rec})
+			total++
+			bytes += len(rec)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("chunk-%03d", c))
+		os.WriteFile(p, chunk, 0o644)
+		chunks = append(chunks, p)
+	}
+	sock := filepath.Join(dir, "fwd.sock")
+	r, err := listenB(sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		props := filepath.Join(dir, fmt.Sprintf("p%d.props", i))
+		os.WriteFile(props, []byte(strings.Join([]string{
+			"rules ../conf/rules", "asn_database ../testdata/asn/GeoLite2-ASN-Test.mmdb", "asn_reload_interval off",
+			"state_dir " + filepath.Join(dir, fmt.Sprintf("state%d", i)), "forward_address unix://" + sock, "record_key log", "log_level warn",
+		}, "\n")), 0o644)
+		cmd := newHarnessCmd(append([]string{"-props", props, "-threads", "1"}, chunks...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+	}
+	b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total*b.N), "ns/record")
+	b.ReportMetric(float64(bytes)/float64(total), "bytes/record")
+}
