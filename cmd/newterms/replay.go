@@ -165,7 +165,8 @@ func progress(w io.Writer) *progressbar.ProgressBar {
 }
 
 func summary(w io.Writer, c engine.Counters, learnOnly bool) {
-	fmt.Fprintf(w, "records %d, events %d, alerts %d, suppressed while learning %d", c.Records, c.Events, c.Alerts, c.SuppressedLearning)
+	fmt.Fprintf(w, "records %d (%d skipped by the prefilter), events %d, alerts %d, suppressed while learning %d",
+		c.Records, c.Prefiltered, c.Events, c.Alerts, c.SuppressedLearning)
 	if learnOnly {
 		fmt.Fprintf(w, ", recorded as baseline %d", c.Backfilled)
 	}

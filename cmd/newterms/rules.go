@@ -9,6 +9,7 @@ import (
 
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/prefilter"
 	"github.com/newterms/newterms/internal/rules"
 )
 
@@ -58,6 +59,11 @@ func runRulesCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note    %s\n", n)
+	}
+	if _, pre := prefilter.Build(set); pre.Enabled {
+		fmt.Fprintf(w, "prefilter on: %d literals; records holding none are skipped unparsed\n", pre.Literals)
+	} else {
+		fmt.Fprintf(w, "prefilter off: every record is parsed, because of %s\n", strings.Join(pre.Unfiltered, "; "))
 	}
 	if len(rep.Failed) > 0 {
 		return 1

@@ -536,3 +536,41 @@ func resourceGetter(field string) Getter {
 		return dst
 	}
 }
+
+// wholeFields hold, as their only values, entire string values of the
+// record (copied, never computed): a value in a query on them is text the
+// raw record holds right after a quote. See kql.Placement.
+var wholeFields = map[string]bool{
+	"event.action": true, "event.provider": true, "event.id": true, "cloud.region": true, "cloud.account.id": true,
+	"source.address": true, "user_agent.original": true, "user.id": true, "user.name": true, "user.email": true,
+	"user.target.name": true, "user.target.id": true, "user.changes.name": true, "group.id": true, "group.name": true,
+	"aws.cloudtrail.event_version": true, "aws.cloudtrail.event_category": true, "aws.cloudtrail.event_type": true,
+	"aws.cloudtrail.api_version": true, "aws.cloudtrail.request_id": true, "aws.cloudtrail.recipient_account_id": true,
+	"aws.cloudtrail.shared_event_id": true, "aws.cloudtrail.vpc_endpoint_id": true, "aws.cloudtrail.error_code": true,
+	"aws.cloudtrail.error_message": true, "aws.cloudtrail.session_credential_from_console": true,
+	"aws.cloudtrail.user_identity.type": true, "aws.cloudtrail.user_identity.arn": true,
+	"aws.cloudtrail.user_identity.access_key_id": true, "aws.cloudtrail.user_identity.invoked_by": true,
+	"aws.cloudtrail.user_identity.session_context.session_issuer.type":         true,
+	"aws.cloudtrail.user_identity.session_context.session_issuer.principal_id": true,
+	"aws.cloudtrail.user_identity.session_context.session_issuer.arn":          true,
+	"aws.cloudtrail.user_identity.session_context.session_issuer.account_id":   true,
+	"aws.cloudtrail.console_login.additional_eventdata.login_to":               true,
+	"tls.cipher": true, "tls.client.server_name": true,
+}
+
+// Placement says how a field's values sit in the raw record text, for a
+// prefilter that looks for query values in records before parsing them:
+// "whole" fields hold entire JSON string values of the record; "substring"
+// fields parts of them (related.user, tls.version, and the request/response
+// keyword strings, whose Java formatting is not in the record: callers must
+// not take '=', ',' or braces from those); anything else is computed.
+func Placement(field string) string {
+	switch {
+	case wholeFields[field], strings.HasPrefix(field, "aws.cloudtrail.resources."),
+		strings.HasPrefix(field, "aws.cloudtrail.flattened."):
+		return "whole"
+	case field == "related.user" || field == "tls.version":
+		return "substring"
+	}
+	return ""
+}

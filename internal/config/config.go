@@ -46,6 +46,9 @@ type Config struct {
 	IncludeOriginal bool
 	// MaxTuples caps the term tuples one rule takes from one event.
 	MaxTuples int
+	// Prefilter skips, unparsed, records that contain no literal any rule
+	// needs.
+	Prefilter bool
 	// ForwardAddress is Fluent Bit's in_forward, where alerts go back in:
 	// unix:///path or tcp://host:port.
 	ForwardAddress string
@@ -63,6 +66,7 @@ func Default() Config {
 		Learning:          true,
 		AlertTag:          DefaultAlertTag,
 		MaxTuples:         64,
+		Prefilter:         true,
 	}
 }
 
@@ -110,6 +114,12 @@ var keys = map[string]key{
 			}
 			c.AlertTag = v
 			return nil
+		}},
+	"prefilter": {"on: records holding none of the literals the rules need are skipped before parsing (default on)",
+		func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.Prefilter = b
+			return err
 		}},
 	"include_original": {"on: alerts carry the original CloudTrail record as event.original (default off)",
 		func(c *Config, v string) error {

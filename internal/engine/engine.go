@@ -17,6 +17,7 @@ import (
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
 	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/prefilter"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/seen"
 )
@@ -42,6 +43,8 @@ type Engine struct {
 	report  *rules.Report
 	asn     *asn.DB
 	state   *seen.State
+	filter  *prefilter.Filter // nil: every record is parsed
+	prefRep prefilter.Report
 	workers sync.Pool
 	stats   stats
 }
@@ -79,6 +82,10 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 		return nil, errors.New("config: state_dir is missing: the seen state needs a directory")
 	}
 	e := &Engine{cfg: cfg, opts: opts, set: set, report: rep}
+	e.filter, e.prefRep = prefilter.Build(set)
+	if !cfg.Prefilter {
+		e.filter = nil
+	}
 	if cfg.ASNDatabase != "" {
 		if e.asn, err = asn.Open(cfg.ASNDatabase, asn.Options{ReloadInterval: cfg.ASNReloadInterval, Logf: opts.Logf}); err != nil {
 			return nil, err
@@ -140,6 +147,10 @@ func (e *Engine) Process(recs []Record) (Result, error) {
 	}
 	for _, rec := range recs {
 		res.Records++
+		if rec.Map == nil && !e.filter.MayMatch(rec.Data) {
+			e.stats.prefiltered.Add(1)
+			continue
+		}
 		var r cloudtrail.Result
 		if rec.Map != nil {
 			r = w.dec.DecodeMap(rec.Map, onEvent)
@@ -218,6 +229,13 @@ func (e *Engine) enrich(ev *cloudtrail.Event) rules.Enrichment {
 	return rules.Enrichment{HasAS: found, ASNumber: info.Number, ASOrg: info.Org}
 }
 
+// Prefilter says whether records are filtered before parsing, and why not.
+func (e *Engine) Prefilter() prefilter.Report {
+	r := e.prefRep
+	r.Enabled = e.filter != nil
+	return r
+}
+
 // State is the seen state, whose outbox the sender drains.
 func (e *Engine) State() *seen.State { return e.state }
 
@@ -235,6 +253,7 @@ func (e *Engine) Close() error {
 // stats are the engine's counters, safe for concurrent batches.
 type stats struct {
 	records, events, alerts, noTime, overflow atomic.Int64
+	prefiltered                               atomic.Int64
 	checked, novel, learning, backfilled      atomic.Int64
 	cacheHits, storeReads                     atomic.Int64
 	insights, digests, notifications, control atomic.Int64
@@ -292,6 +311,7 @@ func (s *stats) commit(d time.Duration) {
 // Counters is a snapshot of everything a user would graph.
 type Counters struct {
 	Records, Events, Alerts   int64
+	Prefiltered               int64 // records no rule could match, skipped unparsed
 	Insights, Digests         int64
 	Notifications, Control    int64
 	ParseErrors               map[string]int64 // by kind
@@ -316,7 +336,7 @@ type RuleCount struct {
 func (e *Engine) Stats() Counters {
 	s := &e.stats
 	c := Counters{
-		Records: s.records.Load(), Events: s.events.Load(), Alerts: s.alerts.Load(),
+		Records: s.records.Load(), Events: s.events.Load(), Alerts: s.alerts.Load(), Prefiltered: s.prefiltered.Load(),
 		Insights: s.insights.Load(), Digests: s.digests.Load(), Notifications: s.notifications.Load(), Control: s.control.Load(),
 		TuplesChecked: s.checked.Load(), Novel: s.novel.Load(), SuppressedLearning: s.learning.Load(),
 		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(),

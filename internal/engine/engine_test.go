@@ -111,7 +111,10 @@ func TestOracle(t *testing.T) {
 					batch = append(batch, Record{Data: events[i].JSON})
 					i++
 					if rng.IntN(100) == 0 {
-						batch = append(batch, Record{Data: []byte(`{"broken":`)}, Record{Data: []byte(`{"not":"cloudtrail"}`)})
+						// Bad records that name a rule's action, so that the
+						// prefilter lets them through to be counted.
+						batch = append(batch, Record{Data: []byte(`{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithWebIdentity`)},
+							Record{Data: []byte(`{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithWebIdentity"}`)})
 						bad += 2
 					}
 				}
@@ -245,7 +248,7 @@ func TestAlertDocument(t *testing.T) {
 
 func TestProcessErrors(t *testing.T) {
 	dir := t.TempDir()
-	e := newEngine(t, dir, false, nil)
+	e := newEngine(t, dir, false, func(c *config.Config) { c.Prefilter = false })
 	res, err := e.Process([]Record{
 		{Data: []byte("{")},
 		{Map: map[string]any{"log": "not json"}},
@@ -257,6 +260,17 @@ func TestProcessErrors(t *testing.T) {
 	st := e.Stats()
 	if st.ParseErrors["invalid_json"] != 1 || st.ParseErrors["not_cloudtrail"] != 2 {
 		t.Errorf("parse errors %v", st.ParseErrors)
+	}
+	e.Close()
+	// With the prefilter, records that name nothing a rule needs are
+	// skipped unparsed (maps always go to the decoder).
+	e = newEngine(t, dir, false, nil)
+	res, err = e.Process([]Record{{Data: []byte("{")}, {Data: []byte(`{"eventName":"GetObject"}`)}, {Map: map[string]any{"other": 1}}})
+	if st := e.Stats(); err != nil || st.Prefiltered != 2 || len(res.Errors) != 1 {
+		t.Errorf("prefilter: %+v %v, %d prefiltered", res, err, st.Prefiltered)
+	}
+	if !e.Prefilter().Enabled {
+		t.Errorf("prefilter off: %+v", e.Prefilter())
 	}
 	e.Close()
 	// An unwritable state: New fails cleanly.

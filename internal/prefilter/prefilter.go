@@ -1,0 +1,196 @@
+// Package prefilter decides, from a record's raw bytes and before any
+// parsing, that no rule can match it. Most CloudTrail records match no
+// rule; reading their bytes once is far cheaper than parsing them.
+//
+// Every rule yields literals, one of which a record must contain for the
+// rule to match (kql.Query.Literals): most often the values its query
+// requires of event.action. All rules' literals form one matcher. A record
+// passes when it holds any of them; a rule from which no literal can be
+// derived turns the prefilter off, and the report says which.
+//
+// Exactness: literals are only taken from fields whose values are copied
+// verbatim from the record, and never numbers, booleans, or text JSON
+// escapes. Records the bytes could hide a literal in always pass: text
+// that is not JSON (base64, gzip), and JSON holding \u or \/ escapes.
+package prefilter
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/kql"
+	"github.com/newterms/newterms/internal/rules"
+)
+
+// Filter is immutable and safe for concurrent use.
+type Filter struct {
+	// starts holds the literals that begin a JSON string, by their first
+	// two bytes (first2 marks which two-byte prefixes occur); subs may be
+	// anywhere. Each literal has an id, a bit in the set a scan fills.
+	first2 [1 << 16 / 64]uint64
+	starts map[uint16][]literal
+	subs   []literal
+	n      int
+	// rules: a record passes when, for some rule, every clause has a
+	// literal the record holds.
+	rules [][][]int
+}
+
+type literal struct {
+	text string
+	id   int
+}
+
+// maxLiterals bounds the set a scan fills on the stack.
+const maxLiterals = 1024
+
+// Report says what the prefilter was built from.
+type Report struct {
+	Enabled  bool
+	Literals int
+	// Unfiltered names the rules no literal could be derived from.
+	Unfiltered []string
+}
+
+// Build derives the filter from a rule set; nil when a rule defeats it.
+func Build(set *rules.Set) (*Filter, Report) {
+	f := &Filter{starts: map[uint16][]literal{}}
+	ids := map[kql.Literal]int{}
+	var rep Report
+	for _, r := range set.Rules() {
+		clauses, ok := r.Compiled().Literals(placement)
+		if !ok {
+			rep.Unfiltered = append(rep.Unfiltered, fmt.Sprintf("%q: no literal in its query (negations, ranges or computed fields only)", r.Name))
+			continue
+		}
+		var rc [][]int
+		for _, c := range clauses {
+			var ci []int
+			for _, l := range c {
+				if !l.AtStart && len(l.Text) < 3 {
+					continue
+				}
+				id, seen := ids[l]
+				if !seen {
+					id = f.n
+					ids[l] = id
+					f.n++
+					if l.AtStart {
+						k := key(l.Text)
+						f.starts[k] = append(f.starts[k], literal{l.Text, id})
+						f.first2[k/64] |= 1 << (k % 64)
+					} else {
+						f.subs = append(f.subs, literal{l.Text, id})
+					}
+				}
+				ci = append(ci, id)
+			}
+			if len(ci) == len(c) {
+				rc = append(rc, ci)
+			}
+		}
+		if len(rc) == 0 {
+			rep.Unfiltered = append(rep.Unfiltered, fmt.Sprintf("%q: its literals are too short to look for", r.Name))
+			continue
+		}
+		f.rules = append(f.rules, rc)
+	}
+	rep.Literals = f.n
+	if len(rep.Unfiltered) > 0 || len(set.Rules()) == 0 || f.n > maxLiterals {
+		if f.n > maxLiterals {
+			rep.Unfiltered = append(rep.Unfiltered, fmt.Sprintf("%d literals, more than the %d a scan holds", f.n, maxLiterals))
+		}
+		return nil, rep
+	}
+	rep.Enabled = true
+	return f, rep
+}
+
+func placement(field string) kql.Placement {
+	switch cloudtrail.Placement(field) {
+	case "whole":
+		return kql.Whole
+	case "substring":
+		return kql.Substring
+	}
+	return kql.None
+}
+
+func key(s string) uint16 { return uint16(s[0])<<8 | uint16(s[1]) }
+
+// MayMatch reports whether a rule could match the record; false means it
+// certainly cannot. A nil Filter passes everything.
+func (f *Filter) MayMatch(raw []byte) bool {
+	if f == nil {
+		return true
+	}
+	i := 0
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+		i++
+	}
+	if i == len(raw) || (raw[i] != '{' && raw[i] != '[') {
+		return true // not JSON text: an encoded envelope
+	}
+	if hidden(raw) {
+		return true
+	}
+	var present [maxLiterals / 64]uint64
+	for _, s := range f.subs {
+		if bytes.Contains(raw, []byte(s.text)) {
+			present[s.id/64] |= 1 << (s.id % 64)
+		}
+	}
+	// Every quote may open a string: test the two bytes after it.
+	for b := raw; ; {
+		q := bytes.IndexByte(b, '"')
+		if q < 0 || q+2 >= len(b) {
+			break
+		}
+		b = b[q+1:]
+		k := uint16(b[0])<<8 | uint16(b[1])
+		if f.first2[k/64]&(1<<(k%64)) != 0 {
+			for _, l := range f.starts[k] {
+				if bytes.HasPrefix(b, []byte(l.text)) {
+					present[l.id/64] |= 1 << (l.id % 64)
+				}
+			}
+		}
+	}
+	for _, clauses := range f.rules {
+		if satisfied(clauses, &present) {
+			return true
+		}
+	}
+	return false
+}
+
+func satisfied(clauses [][]int, present *[maxLiterals / 64]uint64) bool {
+	for _, c := range clauses {
+		hit := false
+		for _, id := range c {
+			if present[id/64]&(1<<(id%64)) != 0 {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	return true
+}
+
+// hidden reports escapes that could spell a literal's characters.
+func hidden(raw []byte) bool {
+	for b := raw; ; {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 || i+1 >= len(b) {
+			return false
+		}
+		if c := b[i+1]; c == 'u' || c == '/' {
+			return true
+		}
+		b = b[i+2:]
+	}
+}

@@ -1,0 +1,214 @@
+package prefilter
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/rules"
+	"github.com/newterms/newterms/internal/synth"
+)
+
+func set(t testing.TB, queries ...string) *rules.Set {
+	t.Helper()
+	var rs []*rules.Rule
+	for i, q := range queries {
+		r, err := rules.Inline(fmt.Sprint("r", i), fmt.Sprint("rule ", i), q, []string{"user.id"}, "1d")
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		rs = append(rs, r)
+	}
+	s, err := rules.NewSet(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestBuild(t *testing.T) {
+	cases := []struct {
+		queries []string
+		enabled bool
+		lits    int
+	}{
+		{[]string{`event.action: AssumeRoleWithWebIdentity and event.outcome: success`}, true, 1},
+		{[]string{`event.action: (A1 or B1) and event.provider: sts.amazonaws.com`, `event.provider: iam.amazonaws.com`}, true, 4},
+		{[]string{`event.outcome: success`}, false, 0}, // computed
+		{[]string{`not event.action: X1`}, false, 0},   // negation only
+		{[]string{`source.as.number > 10`}, false, 0},  // enrichment, range
+		{[]string{`event.action: AssumeRole* and user_agent.original: *Boto3*`}, true, 2},
+		{[]string{`aws.cloudtrail.flattened.request_parameters.durationSeconds: 3600`}, false, 0}, // a number
+		{[]string{`user.name: a`}, false, 0},                                                      // too short
+		{[]string{`event.action: X1`, `not event.action: X1`}, false, 1},
+	}
+	for _, c := range cases {
+		f, rep := Build(set(t, c.queries...))
+		if (f != nil) != c.enabled || rep.Enabled != c.enabled || (c.enabled && rep.Literals != c.lits) {
+			t.Errorf("%v: filter %v, report %+v", c.queries, f != nil, rep)
+		}
+		if !c.enabled && len(rep.Unfiltered) == 0 {
+			t.Errorf("%v: disabled without a reason", c.queries)
+		}
+	}
+}
+
+// Every clause of a rule must be met: an action without its provider is
+// not enough.
+func TestClauses(t *testing.T) {
+	f, _ := Build(set(t, `event.provider: "sts.amazonaws.com" and event.action: (AssumeRole or GetCallerIdentity)`))
+	for raw, want := range map[string]bool{
+		`{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole"}`:          true,
+		`{"eventSource":"iam.amazonaws.com","eventName":"AssumeRole"}`:          false,
+		`{"eventSource":"sts.amazonaws.com","eventName":"DecodeAuthorization"}`: false,
+	} {
+		if got := f.MayMatch([]byte(raw)); got != want {
+			t.Errorf("%s: %v, want %v", raw, got, want)
+		}
+	}
+}
+
+func TestMayMatch(t *testing.T) {
+	f, _ := Build(set(t, `event.action: AssumeRoleWithWebIdentity`, `user_agent.original: *Terraform*`))
+	cases := []struct {
+		raw  string
+		want bool
+	}{
+		{`{"eventName":"AssumeRoleWithWebIdentity"}`, true},
+		{`{"eventName":"AssumeRole"}`, false},
+		{`{"eventName":"GetObject","userAgent":"HashiCorp Terraform/1.6"}`, true},
+		{`{"x":"\u0041ssumeRoleWithWebIdentity"}`, true}, // escapes could hide it: parse
+		{`{"x":"a\/b"}`, true},
+		{`{"x":"quote \" and backslash \\ only"}`, false},
+		{`eyJldmVudE5hbWUiOiJBc3N1bWVSb2xlV2l0aFdlYklkZW50aXR5In0=`, true},    // base64: parse
+		{"\x1f\x8b\x08\x00", true},                                            // gzip
+		{`{"message":"{\"eventName\":\"AssumeRoleWithWebIdentity\"}"}`, true}, // JSON in a string
+		{``, true},
+		{`  {}`, false},
+	}
+	for _, c := range cases {
+		if got := f.MayMatch([]byte(c.raw)); got != c.want {
+			t.Errorf("%s: %v, want %v", c.raw, got, c.want)
+		}
+	}
+	var none *Filter
+	if !none.MayMatch([]byte(`{}`)) {
+		t.Error("a nil filter must pass everything")
+	}
+}
+
+// The property: over random rules and events (escaped variants included),
+// the prefilter never drops a record that a rule matches.
+func TestExactInEffect(t *testing.T) {
+	events := synth.Stream(synth.Options{Seed: 3, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 2, Events: 400})
+	var raws [][]byte
+	for _, ev := range events {
+		raws = append(raws, ev.JSON)
+		s := string(ev.JSON)
+		raws = append(raws, []byte(strings.Replace(s, "Assume", `\u0041ssume`, 1)))
+		raws = append(raws, []byte(strings.ReplaceAll(s, "/", `\/`)))
+		raws = append(raws, []byte(`{"Records":[`+s+`]}`))
+		raws = append(raws, []byte(`{"messageType":"DATA_MESSAGE","logEvents":[{"message":`+fmt.Sprintf("%q", s)+`}]}`))
+	}
+	// Values to build queries from: what the events hold, and some not.
+	dec := cloudtrail.NewDecoder(cloudtrail.Options{})
+	fields := []string{"event.action", "event.provider", "user.name", "user.id", "source.address", "aws.cloudtrail.resources.arn",
+		"aws.cloudtrail.user_identity.type", "user_agent.original", "cloud.account.id", "aws.cloudtrail.error_code",
+		"aws.cloudtrail.flattened.request_parameters.roleArn", "event.outcome", "related.user", "source.ip", "aws.cloudtrail.request_parameters"}
+	values := map[string][]string{}
+	for _, r := range raws[:200] {
+		dec.Decode(r, func(ev *cloudtrail.Event) {
+			for _, f := range fields {
+				for _, v := range ev.Get(f, nil) {
+					values[f] = append(values[f], strings.Clone(v.Str))
+				}
+			}
+		})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := func(f string) string {
+		vs := values[f]
+		if f == "source.ip" {
+			if len(vs) == 0 || rng.IntN(3) == 0 {
+				return "10.0.0.0/8"
+			}
+			return `"` + vs[rng.IntN(len(vs))] + `"`
+		}
+		if len(vs) == 0 || rng.IntN(5) == 0 {
+			return "Nope"
+		}
+		v := vs[rng.IntN(len(vs))]
+		esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v)
+		switch rng.IntN(4) {
+		case 0:
+			return `"` + esc + `"`
+		case 1:
+			if len(v) > 4 {
+				return `"` + esc[:len(esc)/2] + `"` // partial: may not match
+			}
+		case 2:
+			if len(v) > 6 && !strings.ContainsAny(v, `"\ :()<>{}*`) {
+				return v[:len(v)/2] + "*"
+			}
+		case 3:
+			if len(v) > 6 && !strings.ContainsAny(v, `"\ :()<>{}*`) {
+				return "*" + v[2:len(v)-2] + "*"
+			}
+		}
+		return `"` + esc + `"`
+	}
+	clause := func() string {
+		f := fields[rng.IntN(len(fields))]
+		switch rng.IntN(6) {
+		case 0:
+			return fmt.Sprintf("%s: (%s or %s)", f, value(f), value(f))
+		case 1:
+			return fmt.Sprintf("not %s: %s", f, value(f))
+		case 2:
+			return fmt.Sprintf("%s: *", f)
+		}
+		return fmt.Sprintf("%s: %s", f, value(f))
+	}
+	checked, matched, dropped := 0, 0, 0
+	for round := range 300 {
+		var qs []string
+		for range 1 + rng.IntN(4) {
+			q := clause()
+			for range rng.IntN(3) {
+				op := []string{" and ", " or "}[rng.IntN(2)]
+				q += op + clause()
+			}
+			qs = append(qs, q)
+		}
+		s := set(t, qs...)
+		f, _ := Build(s)
+		if f == nil {
+			continue
+		}
+		doc := s.NewDoc()
+		for _, raw := range raws {
+			var hit bool
+			dec.Decode(raw, func(ev *cloudtrail.Event) {
+				doc.Reset(ev, rules.Enrichment{})
+				s.Match(doc, func(*rules.Rule) { hit = true })
+			})
+			checked++
+			if hit {
+				matched++
+			}
+			if !f.MayMatch(raw) {
+				dropped++
+				if hit {
+					t.Fatalf("round %d: the prefilter drops a record that matches %q:\n%s", round, qs, raw)
+				}
+			}
+		}
+	}
+	if matched == 0 || dropped == 0 {
+		t.Errorf("%d checks, %d matched, %d dropped: the property shows nothing", checked, matched, dropped)
+	}
+	t.Logf("%d checks, %d matched, %d dropped", checked, matched, dropped)
+}
