@@ -13,11 +13,17 @@ import (
 
 // BenchmarkHarness: records/s through the real plugin in the C harness, one
 // flushing thread, from chunk to commit: 100 chunks of 1,000 CloudTrail
-// records of about 1.5 KB, 5% of them matching a rule (AssumeRoleWithWeb
-// Identity). Each iteration starts a fresh state, so the figure includes
+// records of about 1.5 KB, 5% (or all) of them matching a rule
+// (AssumeRoleWithWebIdentity), with conf/rules loaded. Each iteration starts a fresh state, so the figure includes
 // process start, init and the exit flush; the chunk decoding alone is
 // BenchmarkEach in internal/flb.
 func BenchmarkHarness(b *testing.B) {
+	for _, pct := range []int{5, 100} {
+		b.Run(fmt.Sprintf("%dpct-match", pct), func(b *testing.B) { benchHarness(b, pct) })
+	}
+}
+
+func benchHarness(b *testing.B, pct int) {
 	events := synth.Stream(synth.Options{Seed: 11, Start: start, Days: 20, Events: 50000})
 	var match, other []string
 	pad := func(js []byte) string {
@@ -38,7 +44,7 @@ func BenchmarkHarness(b *testing.B) {
 		var chunk []byte
 		for i := range 1000 {
 			rec := other[(c*1000+i)%len(other)]
-			if i%20 == 0 {
+			if pct == 100 || i%20 == 0 {
 				rec = match[(c*50+i/20)%len(match)]
 			}
 			chunk = flb.AppendRecord(chunk, true, start, [2]string{"log", rec})
