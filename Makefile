@@ -46,7 +46,8 @@ $(STATICCHECK):
 # reading the same bytes once (bytes.Count over the 1.5 KB record).
 # Full output in build/bench.txt. `make bench-all` runs every benchmark.
 BENCHES := \
-  ./internal/cloudtrail:Reference|Normalize/1.5KB \
+  ./internal/cloudtrail:Reference \
+  ./internal/cloudtrail:Normalize/1.5KB \
   ./internal/asn:Lookup \
   ./internal/rules:Match \
   ./internal/seen:Check \

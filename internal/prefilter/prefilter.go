@@ -25,11 +25,12 @@ import (
 
 // Filter is immutable and safe for concurrent use.
 type Filter struct {
-	// starts holds the literals that begin a JSON string, by their first
-	// two bytes (first2 marks which two-byte prefixes occur); subs may be
+	// starts holds the literals that begin a JSON string; slot maps their
+	// first two bytes to 1 + an index in starts (0: none). subs may be
 	// anywhere. Each literal has an id, a bit in the set a scan fills.
-	first2 [1 << 16 / 64]uint64
-	starts map[uint16][]literal
+	first2 [1 << 16 / 64]uint64 // which slots are used: a table that stays in L1
+	slot   [1 << 16]uint16
+	starts [][]literal
 	subs   []literal
 	n      int
 	// rules: a record passes when, for some rule, every clause has a
@@ -55,7 +56,7 @@ type Report struct {
 
 // Build derives the filter from a rule set; nil when a rule defeats it.
 func Build(set *rules.Set) (*Filter, Report) {
-	f := &Filter{starts: map[uint16][]literal{}}
+	f := &Filter{}
 	ids := map[kql.Literal]int{}
 	var rep Report
 	for _, r := range set.Rules() {
@@ -78,7 +79,11 @@ func Build(set *rules.Set) (*Filter, Report) {
 					f.n++
 					if l.AtStart {
 						k := key(l.Text)
-						f.starts[k] = append(f.starts[k], literal{l.Text, id})
+						if f.slot[k] == 0 {
+							f.starts = append(f.starts, nil)
+							f.slot[k] = uint16(len(f.starts))
+						}
+						f.starts[f.slot[k]-1] = append(f.starts[f.slot[k]-1], literal{l.Text, id})
 						f.first2[k/64] |= 1 << (k % 64)
 					} else {
 						f.subs = append(f.subs, literal{l.Text, id})
@@ -136,33 +141,40 @@ func (f *Filter) MayMatch(raw []byte) bool {
 		return true
 	}
 	var present [maxLiterals / 64]uint64
+	// found marks a literal and reports whether some rule is now met, so
+	// that a record that matches stops the scan early.
+	found := func(id int) bool {
+		if present[id/64]&(1<<(id%64)) != 0 {
+			return false
+		}
+		present[id/64] |= 1 << (id % 64)
+		for _, clauses := range f.rules {
+			if satisfied(clauses, &present) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, s := range f.subs {
-		if bytes.Contains(raw, []byte(s.text)) {
-			present[s.id/64] |= 1 << (s.id % 64)
+		if bytes.Contains(raw, []byte(s.text)) && found(s.id) {
+			return true
 		}
 	}
 	// Every quote may open a string: test the two bytes after it.
 	for b := raw; ; {
 		q := bytes.IndexByte(b, '"')
 		if q < 0 || q+2 >= len(b) {
-			break
+			return false
 		}
 		b = b[q+1:]
-		k := uint16(b[0])<<8 | uint16(b[1])
-		if f.first2[k/64]&(1<<(k%64)) != 0 {
-			for _, l := range f.starts[k] {
-				if bytes.HasPrefix(b, []byte(l.text)) {
-					present[l.id/64] |= 1 << (l.id % 64)
+		if k := uint16(b[0])<<8 | uint16(b[1]); f.first2[k/64]&(1<<(k%64)) != 0 {
+			for _, l := range f.starts[f.slot[k]-1] {
+				if bytes.HasPrefix(b, []byte(l.text)) && found(l.id) {
+					return true
 				}
 			}
 		}
 	}
-	for _, clauses := range f.rules {
-		if satisfied(clauses, &present) {
-			return true
-		}
-	}
-	return false
 }
 
 func satisfied(clauses [][]int, present *[maxLiterals / 64]uint64) bool {

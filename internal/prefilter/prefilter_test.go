@@ -212,3 +212,41 @@ func TestExactInEffect(t *testing.T) {
 	}
 	t.Logf("%d checks, %d matched, %d dropped", checked, matched, dropped)
 }
+
+// BenchmarkMayMatch: the prefilter on a 1.5 KB record that no rule of
+// conf/rules matches, and on one that the seed rules match.
+func BenchmarkMayMatch(b *testing.B) {
+	s, _, err := rules.Load("../../conf/rules")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, _ := Build(s)
+	events := synth.Stream(synth.Options{Seed: 1, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 1, Events: 100})
+	var none, match []byte
+	for _, ev := range events {
+		s := string(ev.JSON)
+		rec := []byte(s[:len(s)-1] + `,"additionalEventData":{"note":"` + strings.Repeat("x", max(0, 1500-len(s)-40)) + `"}}`)
+		if ev.Action == "GetObject" && none == nil {
+			none = rec
+		}
+		if ev.Action == "AssumeRoleWithWebIdentity" && match == nil {
+			match = rec
+		}
+	}
+	for _, c := range []struct {
+		name string
+		rec  []byte
+		want bool
+	}{{"none", none, false}, {"match", match, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			if f.MayMatch(c.rec) != c.want {
+				b.Fatalf("MayMatch = %v", !c.want)
+			}
+			b.SetBytes(int64(len(c.rec)))
+			b.ReportAllocs()
+			for b.Loop() {
+				f.MayMatch(c.rec)
+			}
+		})
+	}
+}
