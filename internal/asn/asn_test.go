@@ -412,32 +412,21 @@ func BenchmarkLookup(b *testing.B) {
 			db.LookupString("3.0.0.9")
 		}
 	})
-	b.Run("uncached", func(b *testing.B) {
-		db, err := Open(maxmindDB, Options{ReloadInterval: -1, CacheEntries: 64})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			db.Lookup(ips[i%len(ips)])
-			i++
-		}
-	})
-	b.Run("uncached-ipinfo", func(b *testing.B) {
-		db, err := Open(ipinfoDB, Options{ReloadInterval: -1, CacheEntries: 64})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			db.Lookup(ips[i%len(ips)])
-			i++
-		}
-	})
+	for name, path := range map[string]string{"uncached": maxmindDB, "uncached-ipinfo": ipinfoDB} {
+		b.Run(name, func(b *testing.B) {
+			db, err := Open(path, Options{ReloadInterval: -1, CacheEntries: 64})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				db.Lookup(ips[i%len(ips)])
+				i++
+			}
+		})
+	}
 }
 
 // BenchmarkLookupLarge looks up in a database of realistic depth: 200,000

@@ -138,13 +138,14 @@ func (c *compiler) field(name string) (int, FieldType) {
 	return id, typ
 }
 
-// clauses compiles the query level: and/or/not over field clauses.
-func (c *compiler) clauses(n *node) (matcher, error) {
+// combine compiles and/or/not, handing every other node to leaf: field
+// clauses at the query level, values inside a field clause.
+func (c *compiler) combine(n *node, leaf func(*node) (matcher, error)) (matcher, error) {
 	switch n.op {
 	case opAnd, opOr:
 		ms := make([]matcher, len(n.kids))
 		for i, k := range n.kids {
-			m, err := c.clauses(k)
+			m, err := c.combine(k, leaf)
 			if err != nil {
 				return nil, err
 			}
@@ -155,44 +156,31 @@ func (c *compiler) clauses(n *node) (matcher, error) {
 		}
 		return orM(ms), nil
 	case opNot:
-		m, err := c.clauses(n.kids[0])
+		m, err := c.combine(n.kids[0], leaf)
 		return notM{m}, err
-	case opField:
-		id, typ := c.field(n.field)
-		return c.values(n.kids[0], id, typ)
-	case opRange:
-		id, typ := c.field(n.field)
-		return c.rangeClause(n, id, typ)
 	}
-	return nil, errAt(c.q, n.pos, "unexpected value")
+	return leaf(n)
+}
+
+// clauses compiles the query level.
+func (c *compiler) clauses(n *node) (matcher, error) {
+	return c.combine(n, func(n *node) (matcher, error) {
+		id, typ := c.field(n.field)
+		if n.op == opRange {
+			return c.rangeClause(n, id, typ)
+		}
+		return c.values(n.kids[0], id, typ)
+	})
 }
 
 // values compiles a value expression for one field: each value is its own
 // test of "some value of the field matches", as Kibana turns every term
 // into its own Elasticsearch query.
 func (c *compiler) values(n *node, id int, typ FieldType) (matcher, error) {
-	switch n.op {
-	case opAnd, opOr:
-		ms := make([]matcher, len(n.kids))
-		for i, k := range n.kids {
-			m, err := c.values(k, id, typ)
-			if err != nil {
-				return nil, err
-			}
-			ms[i] = m
-		}
-		if n.op == opAnd {
-			return andM(ms), nil
-		}
-		return orM(ms), nil
-	case opNot:
-		m, err := c.values(n.kids[0], id, typ)
-		return notM{m}, err
-	case opValue:
+	return c.combine(n, func(n *node) (matcher, error) {
 		pred, err := c.predicate(n, typ)
 		return anyValue{id: id, pred: pred}, err
-	}
-	return nil, errAt(c.q, n.pos, "unexpected clause inside a value list")
+	})
 }
 
 func (n *node) hasWildcard() bool { return slices.Contains(n.wild, true) }

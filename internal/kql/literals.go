@@ -30,63 +30,46 @@ const (
 // negations, ranges, computed fields...). Literals are never numbers,
 // true/false, or text that JSON would escape.
 func (q *Query) Literals(place func(field string) Placement) (clauses [][]Literal, ok bool) {
-	c := clausesOf(q.ast, place, false)
+	c := clausesOf(q.ast, func(n *node) [][]Literal {
+		p := place(n.field)
+		if n.op != opField || p == None {
+			return nil
+		}
+		return clausesOf(n.kids[0], func(v *node) [][]Literal {
+			if l, ok := valueLiteral(v, p); ok {
+				return [][]Literal{{l}}
+			}
+			return nil
+		})
+	})
 	return c, len(c) > 0
 }
 
-// clausesOf walks the query (inValue: inside a field clause's values).
-// And keeps every child's clauses; or needs each child to give one, and
-// joins the best of each into one clause.
-func clausesOf(n *node, place func(string) Placement, inValue bool) [][]Literal {
+// clausesOf walks and/or: and keeps every child's clauses; or needs each
+// child to give one, and joins the best of each into one clause. Other
+// nodes go to leaf.
+func clausesOf(n *node, leaf func(*node) [][]Literal) [][]Literal {
 	switch n.op {
 	case opAnd:
 		var all [][]Literal
 		for _, k := range n.kids {
-			all = append(all, clausesOf(k, place, inValue)...)
+			all = append(all, clausesOf(k, leaf)...)
 		}
 		return all
 	case opOr:
 		var one []Literal
 		for _, k := range n.kids {
-			c := clausesOf(k, place, inValue)
+			c := clausesOf(k, leaf)
 			if len(c) == 0 {
 				return nil
 			}
 			one = append(one, best(c)...)
 		}
 		return [][]Literal{one}
-	case opField:
-		if p := place(n.field); p != None {
-			return valueClauses(n.kids[0], p)
-		}
+	case opNot:
+		return nil
 	}
-	return nil
-}
-
-func valueClauses(n *node, p Placement) [][]Literal {
-	switch n.op {
-	case opAnd:
-		var all [][]Literal
-		for _, k := range n.kids {
-			all = append(all, valueClauses(k, p)...)
-		}
-		return all
-	case opOr:
-		var one []Literal
-		for _, k := range n.kids {
-			c := valueClauses(k, p)
-			if len(c) == 0 {
-				return nil
-			}
-			one = append(one, best(c)...)
-		}
-		return [][]Literal{one}
-	case opValue:
-		if l, ok := valueLiteral(n, p); ok {
-			return [][]Literal{{l}}
-		}
-	}
-	return nil
+	return leaf(n)
 }
 
 // best is the most selective clause: fewest alternatives, then the longest

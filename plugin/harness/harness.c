@@ -20,7 +20,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* struct flb_api, leading members in Fluent Bit's order. */
+/* struct flb_api, leading members in Fluent Bit's order. Written out here
+ * from Fluent Bit's headers rather than shared with plugin/flbapi.h: the
+ * harness stands in for Fluent Bit, so a plugin-side mistake must not be
+ * repeated on this side. */
 struct flb_api {
     const char *(*output_get_property)(const char *, void *);
     const char *(*input_get_property)(const char *, void *);
