@@ -9,6 +9,7 @@ import (
 
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/prefilter"
 	"github.com/newterms/newterms/internal/rules"
 )
@@ -112,7 +113,7 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	status := 0
 	err = readInputs(fl.Args(), stdin, func(u unit) bool {
 		res := dec.Decode(u.data, func(ev *cloudtrail.Event) {
-			doc.Reset(ev, enrich(db, ev))
+			doc.Reset(ev, engine.Enrich(db, ev))
 			fmt.Fprintf(w, "%s:%d %s %s\n", u.name, u.line, strings.Join(doc.Get("event.action"), ","), ev.ID())
 			matched := false
 			set.Match(doc, func(r *rules.Rule) {
@@ -153,13 +154,3 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 
 // maxTuples caps the tuples one rule takes from one event.
 const maxTuples = 64
-
-// enrich looks the event's source address up, as the plugin does.
-func enrich(db *asn.DB, ev *cloudtrail.Event) rules.Enrichment {
-	ip, ok := ev.SourceIP()
-	if !ok {
-		return rules.Enrichment{}
-	}
-	info, found := db.Lookup(ip)
-	return rules.Enrichment{HasAS: found, ASNumber: info.Number, ASOrg: info.Org}
-}

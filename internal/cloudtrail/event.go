@@ -68,12 +68,6 @@ func (e *Event) Get(field string, dst []Value) []Value {
 	return dst
 }
 
-// Has reports whether the field has at least one value.
-func (e *Event) Has(field string) bool {
-	var arr [4]Value
-	return len(e.Get(field, arr[:0])) > 0
-}
-
 // Getter answers one field for an event; resolve it once with Lookup.
 type Getter func(e *Event, dst []Value) []Value
 

@@ -100,12 +100,7 @@ var keys = map[string]key{
 			c.CacheSize = n
 			return err
 		}},
-	"learning": {"on: a rule alerts only once its state covers a whole history window; off: from the first event (default on)",
-		func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.Learning = b
-			return err
-		}},
+	"learning": {"on: a rule alerts only once its state covers a whole history window; off: from the first event (default on)", boolKey(func(c *Config) *bool { return &c.Learning })},
 	"alert_tag": {"tag of the alerts re-emitted into Fluent Bit; may hold {rule_id} and {severity} (default newterms.alert)",
 		func(c *Config, v string) error {
 			rest := strings.NewReplacer("{rule_id}", "", "{severity}", "").Replace(v)
@@ -115,18 +110,8 @@ var keys = map[string]key{
 			c.AlertTag = v
 			return nil
 		}},
-	"prefilter": {"on: records holding none of the literals the rules need are skipped before parsing (default on)",
-		func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.Prefilter = b
-			return err
-		}},
-	"include_original": {"on: alerts carry the original CloudTrail record as event.original (default off)",
-		func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.IncludeOriginal = b
-			return err
-		}},
+	"prefilter":        {"on: records holding none of the literals the rules need are skipped before parsing (default on)", boolKey(func(c *Config) *bool { return &c.Prefilter })},
+	"include_original": {"on: alerts carry the original CloudTrail record as event.original (default off)", boolKey(func(c *Config) *bool { return &c.IncludeOriginal })},
 	"max_tuples": {"most term tuples one rule takes from one event, the rest counted as overflow (default 64)",
 		func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
@@ -235,6 +220,15 @@ func FromLookup(get func(key string) string) (Config, error) {
 }
 
 func nop(*Config, string) error { return nil }
+
+// boolKey sets the flag that field points to from on/off.
+func boolKey(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := parseBool(v)
+		*field(c) = b
+		return err
+	}
+}
 
 func parseBool(v string) (bool, error) {
 	switch strings.ToLower(v) {

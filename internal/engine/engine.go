@@ -217,15 +217,19 @@ func (e *Engine) event(w *worker, b *seen.Batch, ev *cloudtrail.Event, res *Resu
 	return err
 }
 
-func (e *Engine) enrich(ev *cloudtrail.Event) rules.Enrichment {
-	if e.asn == nil {
+func (e *Engine) enrich(ev *cloudtrail.Event) rules.Enrichment { return Enrich(e.asn, ev) }
+
+// Enrich looks the event's source address up in the ASN database (nil: no
+// enrichment). Only a literal IP in sourceIPAddress is looked up.
+func Enrich(db *asn.DB, ev *cloudtrail.Event) rules.Enrichment {
+	if db == nil {
 		return rules.Enrichment{}
 	}
 	ip, ok := ev.SourceIP()
 	if !ok {
 		return rules.Enrichment{}
 	}
-	info, found := e.asn.Lookup(ip)
+	info, found := db.Lookup(ip)
 	return rules.Enrichment{HasAS: found, ASNumber: info.Number, ASOrg: info.Org}
 }
 
