@@ -250,3 +250,30 @@ func BenchmarkMayMatch(b *testing.B) {
 		})
 	}
 }
+
+// FuzzMayMatch: any bytes; the prefilter never panics and never drops a
+// record that one of the conf rules matches.
+func FuzzMayMatch(f *testing.F) {
+	s, _, err := rules.Load("../../conf/rules")
+	if err != nil {
+		f.Fatal(err)
+	}
+	filter, _ := Build(s)
+	for _, ev := range synth.Stream(synth.Options{Seed: 8, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 1, Events: 20}) {
+		f.Add(ev.JSON)
+	}
+	f.Add([]byte(`{"eventVersion":"1","eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com"}`))
+	dec := cloudtrail.NewDecoder(cloudtrail.Options{})
+	doc := s.NewDoc()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		pass := filter.MayMatch(raw)
+		dec.Decode(raw, func(ev *cloudtrail.Event) {
+			doc.Reset(ev, rules.Enrichment{HasAS: true, ASNumber: 1, ASOrg: "Example"})
+			s.Match(doc, func(r *rules.Rule) {
+				if !pass {
+					t.Fatalf("dropped a record that %q matches: %s", r.Name, raw)
+				}
+			})
+		})
+	})
+}
