@@ -302,8 +302,18 @@ func TestHarnessInstances(t *testing.T) {
 		t.Errorf("%d successful calls in %v", n, lines)
 	}
 	tags := map[string]int{}
+	tuples := map[string]int{}
 	for _, rec := range r.Records() {
 		tags[strings.SplitN(rec.Tag, ".", 2)[0]]++
+		// Flushes ran on 4 threads at once: still one alert per new tuple
+		// and instance (both instances hold the role rule, each its state).
+		nt := rec.Record["newterms"].(map[string]any)
+		tuples[fmt.Sprint(strings.SplitN(rec.Tag, ".", 2)[0], nt["rule"].(map[string]any)["key"], nt["terms"])]++
+	}
+	for tu, n := range tuples {
+		if n != 1 {
+			t.Errorf("%d alerts for %s", n, tu)
+		}
 	}
 	if tags["alerts"] == 0 || tags["other"] == 0 {
 		t.Errorf("tags %v", tags)
