@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/newterms/newterms/internal/alert"
 	"github.com/newterms/newterms/internal/asn"
@@ -51,8 +52,11 @@ type Engine struct {
 
 // worker holds what one goroutine reuses from batch to batch.
 type worker struct {
-	dec *cloudtrail.Decoder
-	doc *rules.Doc
+	dec    *cloudtrail.Decoder
+	doc    *rules.Doc
+	arena  []byte   // tuple values and event ids of the batch
+	strs   []string // tuples, as slices of this
+	checks []pending
 }
 
 // New loads rules, opens the ASN database and the seen state.
@@ -132,43 +136,48 @@ type Result struct {
 
 // Process runs one batch. A non-nil error means nothing was committed and
 // the batch may be retried (FLB_RETRY); bad records are not errors.
+//
+// Parsing and matching run before the batch takes the state's lock, so
+// that concurrent batches (Fluent Bit workers) parse in parallel; only the
+// checks, the alerts and the commit are serialized. The few events that
+// turn out novel are decoded again for their alert documents.
 func (e *Engine) Process(recs []Record) (Result, error) {
 	w := e.workers.Get().(*worker)
 	defer e.workers.Put(w)
+	w.reset()
 	var res Result
-	b := e.state.Begin(e.opts.LearnOnly)
-	var failed error
+	// One callback for the whole batch: the decoder keeps it, so a closure
+	// made per record would be an allocation per record.
+	var i, ordinal int
 	onEvent := func(ev *cloudtrail.Event) {
-		if failed != nil {
-			return
-		}
 		res.Events++
-		failed = e.event(w, b, ev, &res)
+		e.collect(w, ev, i, ordinal)
+		ordinal++
 	}
-	for _, rec := range recs {
+	for i = range recs {
+		rec := recs[i]
 		res.Records++
 		if rec.Map == nil && !e.filter.MayMatch(rec.Data) {
 			e.stats.prefiltered.Add(1)
 			continue
 		}
-		var r cloudtrail.Result
-		if rec.Map != nil {
-			r = w.dec.DecodeMap(rec.Map, onEvent)
-		} else {
-			r = w.dec.Decode(rec.Data, onEvent)
-		}
+		ordinal = 0
+		r := w.decode(rec, onEvent)
 		e.stats.decoded(&r)
 		for _, err := range r.Errors {
 			res.Errors = append(res.Errors, fmt.Errorf("record %d: %w", res.Records, err))
 		}
-		if failed != nil {
-			break
-		}
+	}
+
+	b := e.state.Begin(e.opts.LearnOnly)
+	novel, err := e.check(w, b)
+	if err == nil {
+		res.Alerts, err = e.alerts(w, b, recs, novel)
 	}
 	e.stats.batch(&b.Counters)
-	if failed != nil {
+	if err != nil {
 		b.Abort()
-		return Result{}, failed
+		return Result{}, err
 	}
 	start := time.Now()
 	if err := b.Commit(); err != nil {
@@ -181,40 +190,112 @@ func (e *Engine) Process(recs []Record) (Result, error) {
 	return res, nil
 }
 
-// event matches one event and checks its tuples.
-func (e *Engine) event(w *worker, b *seen.Batch, ev *cloudtrail.Event, res *Result) error {
-	enr := e.enrich(ev)
-	w.doc.Reset(ev, enr)
+// pending is one tuple to check, gathered before the state's lock.
+type pending struct {
+	rule    *rules.Rule
+	tuple   []string // copied into the worker's arena
+	t       time.Time
+	eventID string
+	rec     int // which record
+	ordinal int // which event of the record
+}
+
+func (w *worker) reset() {
+	w.arena, w.strs, w.checks = w.arena[:0], w.strs[:0], w.checks[:0]
+}
+
+func (w *worker) decode(rec Record, fn func(*cloudtrail.Event)) cloudtrail.Result {
+	if rec.Map != nil {
+		return w.dec.DecodeMap(rec.Map, fn)
+	}
+	return w.dec.Decode(rec.Data, fn)
+}
+
+// keep copies a string out of the decoder's buffers into the arena, which
+// lives until the batch ends: growing it leaves earlier strings intact.
+func (w *worker) keep(s string) string {
+	if s == "" {
+		return ""
+	}
+	start := len(w.arena)
+	w.arena = append(w.arena, s...)
+	return unsafe.String(&w.arena[start], len(s))
+}
+
+// collect matches one event and gathers its term tuples.
+func (e *Engine) collect(w *worker, ev *cloudtrail.Event, rec, ordinal int) {
+	w.doc.Reset(ev, e.enrich(ev))
 	t, hasTime := ev.Time()
-	var err error
+	var id string
 	e.set.Match(w.doc, func(r *rules.Rule) {
-		if err != nil {
-			return
-		}
 		e.stats.matched[r.Key].Add(1)
 		if !hasTime {
 			e.stats.noTime.Add(1)
 			return
 		}
-		sr := seen.Rule{Key: r.Key, Name: r.Name, Window: r.Window}
 		overflow := r.Terms(w.doc, e.cfg.MaxTuples, func(tuple []string) {
-			if err != nil {
-				return
+			if id == "" {
+				id = w.keep(ev.ID())
 			}
-			var d seen.Decision
-			if d, err = b.Check(sr, tuple, t, ev.ID()); err != nil || d != seen.Novel {
-				return
+			start := len(w.strs)
+			for _, v := range tuple {
+				w.strs = append(w.strs, w.keep(v))
 			}
-			var doc []byte
-			doc, err = alert.Build(alert.Input{Rule: r, Tuple: tuple, Event: ev, Enrichment: enr, IncludeOriginal: e.cfg.IncludeOriginal})
-			if err == nil {
-				b.AddAlert(doc)
-				res.Alerts++
-			}
+			w.checks = append(w.checks, pending{rule: r, tuple: w.strs[start:len(w.strs):len(w.strs)], t: t, eventID: id, rec: rec, ordinal: ordinal})
 		})
 		e.stats.overflow.Add(int64(overflow))
 	})
-	return err
+}
+
+// check decides on every gathered tuple, in order; it returns the novel ones.
+func (e *Engine) check(w *worker, b *seen.Batch) ([]int, error) {
+	var novel []int
+	for i := range w.checks {
+		c := &w.checks[i]
+		d, err := b.Check(seen.Rule{Key: c.rule.Key, Name: c.rule.Name, Window: c.rule.Window}, c.tuple, c.t, c.eventID)
+		if err != nil {
+			return nil, err
+		}
+		if d == seen.Novel {
+			novel = append(novel, i)
+		}
+	}
+	return novel, nil
+}
+
+// alerts builds the alert of each novel tuple from its event, decoded
+// again, and puts it into the batch's outbox.
+func (e *Engine) alerts(w *worker, b *seen.Batch, recs []Record, novel []int) (int, error) {
+	n := 0
+	for len(novel) > 0 {
+		rec := w.checks[novel[0]].rec
+		same := 0
+		for same < len(novel) && w.checks[novel[same]].rec == rec {
+			same++
+		}
+		ordinal := 0
+		var err error
+		w.decode(recs[rec], func(ev *cloudtrail.Event) {
+			for _, i := range novel[:same] {
+				c := &w.checks[i]
+				if c.ordinal != ordinal || err != nil {
+					continue
+				}
+				var doc []byte
+				doc, err = alert.Build(alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
+				if err == nil {
+					b.AddAlert(doc)
+					n++
+				}
+			}
+			ordinal++
+		})
+		if err != nil {
+			return n, err
+		}
+		novel = novel[same:]
+	}
+	return n, nil
 }
 
 func (e *Engine) enrich(ev *cloudtrail.Event) rules.Enrichment { return Enrich(e.asn, ev) }
