@@ -4,6 +4,10 @@
 // leaves the outbox only after its message is acknowledged, so a receiver
 // that is down, refuses or drops the connection loses nothing; the outbox is
 // on disk, so waiting costs no memory.
+//
+// Not IBM/fluent-forward-go (v0.4.0): its handshake decodes HELO's nonce as
+// msgpack bin, while Fluent Bit's in_forward sends a str, so a shared key
+// fails against Fluent Bit (checked with 5.1.1); this client takes both.
 package forward
 
 import (
