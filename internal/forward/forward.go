@@ -306,13 +306,9 @@ func (s *Sender) connect() error {
 // (Forward protocol v1 authentication with a shared key).
 func (s *Sender) handshake() error {
 	s.conn.SetDeadline(time.Now().Add(s.opts.AckTimeout))
-	helo, err := s.r.ReadIntf()
+	h, err := s.expect("HELO", 2)
 	if err != nil {
-		return fmt.Errorf("read HELO: %w", err)
-	}
-	h, ok := helo.([]any)
-	if !ok || len(h) < 2 || h[0] != "HELO" {
-		return fmt.Errorf("want HELO, got %v", helo)
+		return err
 	}
 	opts, _ := h[1].(map[string]any)
 	nonce := asBytes(opts["nonce"])
@@ -331,18 +327,28 @@ func (s *Sender) handshake() error {
 	if _, err := s.conn.Write(ping); err != nil {
 		return err
 	}
-	pong, err := s.r.ReadIntf()
+	p, err := s.expect("PONG", 3)
 	if err != nil {
-		return fmt.Errorf("read PONG: %w", err)
-	}
-	p, ok := pong.([]any)
-	if !ok || len(p) < 3 || p[0] != "PONG" {
-		return fmt.Errorf("want PONG, got %v", pong)
+		return err
 	}
 	if okAuth, _ := p[1].(bool); !okAuth {
 		return fmt.Errorf("refused: %v", p[2])
 	}
 	return nil
+}
+
+// expect reads the next handshake message: an array of at least n
+// elements whose first is kind.
+func (s *Sender) expect(kind string, n int) ([]any, error) {
+	msg, err := s.r.ReadIntf()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", kind, err)
+	}
+	m, ok := msg.([]any)
+	if !ok || len(m) < n || m[0] != kind {
+		return nil, fmt.Errorf("want %s, got %v", kind, msg)
+	}
+	return m, nil
 }
 
 func asBytes(v any) []byte {

@@ -66,6 +66,9 @@ func errAt(q string, off int, format string, args ...any) *Error {
 
 const special = `\():<>"*{}`
 
+// punct are the one-character tokens.
+var punct = map[byte]tokKind{'(': tLParen, ')': tRParen, '{': tLBrace, '}': tRBrace, ':': tColon}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // lex splits a query into tokens. Whitespace separates literal words; the
@@ -82,22 +85,12 @@ func lex(q string) ([]token, error) {
 			return toks, nil
 		}
 		start := i
+		if k, ok := punct[q[i]]; ok {
+			toks = append(toks, token{kind: k, pos: i, end: i + 1})
+			i++
+			continue
+		}
 		switch c := q[i]; c {
-		case '(':
-			toks = append(toks, token{kind: tLParen, pos: i, end: i + 1})
-			i++
-		case ')':
-			toks = append(toks, token{kind: tRParen, pos: i, end: i + 1})
-			i++
-		case '{':
-			toks = append(toks, token{kind: tLBrace, pos: i, end: i + 1})
-			i++
-		case '}':
-			toks = append(toks, token{kind: tRBrace, pos: i, end: i + 1})
-			i++
-		case ':':
-			toks = append(toks, token{kind: tColon, pos: i, end: i + 1})
-			i++
 		case '<', '>':
 			op := string(c)
 			i++
