@@ -133,25 +133,30 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (
 }
 
 func (in *instance) flush(chunk []byte) int {
-	recs := make([]engine.Record, 0, 64)
-	bad := 0
-	var firstBad error
-	_, err := flb.Each(chunk, func(r flb.Record) {
-		text, found, err := flb.Text(r.Body, in.cfg.RecordKeys)
-		if err == nil && !found {
-			text, err = flb.AppendJSON(nil, r.Body)
-		}
-		if err != nil {
+	bad, n := 0, 0
+	var firstBad, err error
+	// The engine pulls records as the chunk is decoded, so each record is
+	// read whole while its bytes are in cache.
+	recs := func(yield func(engine.Record) bool) {
+		_, err = flb.Each(chunk, func(r flb.Record) {
+			text, found, err := flb.Text(r.Body, in.cfg.RecordKeys)
+			if err == nil && !found {
+				text, err = flb.AppendJSON(nil, r.Body)
+			}
+			if err != nil {
+				bad++
+				firstBad = cmpErr(firstBad, err)
+				return
+			}
+			n++
+			yield(engine.Record{Data: text}) // the engine takes every record
+		}, func(off int, err error) {
 			bad++
-			firstBad = cmpErr(firstBad, err)
-			return
-		}
-		recs = append(recs, engine.Record{Data: text})
-	}, func(off int, err error) {
-		bad++
-		firstBad = cmpErr(firstBad, fmt.Errorf("at byte %d: %w", off, err))
-	})
-	if err != nil && len(recs) == 0 {
+			firstBad = cmpErr(firstBad, fmt.Errorf("at byte %d: %w", off, err))
+		})
+	}
+	res, perr := in.eng.ProcessSeq(recs)
+	if err != nil && n == 0 {
 		in.logf(C.NT_LOG_ERROR, "dropping a chunk of %d bytes that can never be read: %v", len(chunk), err)
 		return output.FLB_ERROR
 	}
@@ -159,7 +164,6 @@ func (in *instance) flush(chunk []byte) int {
 		bad++
 		firstBad = cmpErr(firstBad, err)
 	}
-	res, perr := in.eng.Process(recs)
 	if perr != nil {
 		in.logf(C.NT_LOG_WARN, "state commit failed, chunk will be retried: %v", perr)
 		return output.FLB_RETRY

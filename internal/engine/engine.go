@@ -8,6 +8,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -54,6 +56,7 @@ type Engine struct {
 type worker struct {
 	dec    *cloudtrail.Decoder
 	doc    *rules.Doc
+	recs   []Record // the batch's records that passed the prefilter
 	arena  []byte   // tuple values and event ids of the batch
 	strs   []string // tuples, as slices of this
 	checks []pending
@@ -136,31 +139,36 @@ type Result struct {
 
 // Process runs one batch. A non-nil error means nothing was committed and
 // the batch may be retried (FLB_RETRY); bad records are not errors.
+func (e *Engine) Process(recs []Record) (Result, error) { return e.ProcessSeq(slices.Values(recs)) }
+
+// ProcessSeq is Process over records produced one at a time, so that each
+// is filtered while its bytes are still in cache (the plugin decodes its
+// chunk as the engine goes). Records must stay valid until it returns.
 //
 // Parsing and matching run before the batch takes the state's lock, so
 // that concurrent batches (Fluent Bit workers) parse in parallel; only the
 // checks, the alerts and the commit are serialized. The few events that
 // turn out novel are decoded again for their alert documents.
-func (e *Engine) Process(recs []Record) (Result, error) {
+func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
 	w := e.workers.Get().(*worker)
 	defer e.workers.Put(w)
 	w.reset()
 	var res Result
 	// One callback for the whole batch: the decoder keeps it, so a closure
 	// made per record would be an allocation per record.
-	var i, ordinal int
+	var ordinal int
 	onEvent := func(ev *cloudtrail.Event) {
 		res.Events++
-		e.collect(w, ev, i, ordinal)
+		e.collect(w, ev, len(w.recs)-1, ordinal)
 		ordinal++
 	}
-	for i = range recs {
-		rec := recs[i]
+	for rec := range recs {
 		res.Records++
 		if rec.Map == nil && !e.filter.MayMatch(rec.Data) {
 			e.stats.prefiltered.Add(1)
 			continue
 		}
+		w.recs = append(w.recs, rec)
 		ordinal = 0
 		r := w.decode(rec, onEvent)
 		e.stats.decoded(&r)
@@ -172,7 +180,7 @@ func (e *Engine) Process(recs []Record) (Result, error) {
 	b := e.state.Begin(e.opts.LearnOnly)
 	novel, err := e.check(w, b)
 	if err == nil {
-		res.Alerts, err = e.alerts(w, b, recs, novel)
+		res.Alerts, err = e.alerts(w, b, novel)
 	}
 	e.stats.batch(&b.Counters)
 	if err != nil {
@@ -196,12 +204,13 @@ type pending struct {
 	tuple   []string // copied into the worker's arena
 	t       time.Time
 	eventID string
-	rec     int // which record
+	rec     int // which of the worker's records
 	ordinal int // which event of the record
 }
 
 func (w *worker) reset() {
-	w.arena, w.strs, w.checks = w.arena[:0], w.strs[:0], w.checks[:0]
+	clear(w.recs) // they borrow the caller's memory
+	w.recs, w.arena, w.strs, w.checks = w.recs[:0], w.arena[:0], w.strs[:0], w.checks[:0]
 }
 
 func (w *worker) decode(rec Record, fn func(*cloudtrail.Event)) cloudtrail.Result {
@@ -265,7 +274,7 @@ func (e *Engine) check(w *worker, b *seen.Batch) ([]int, error) {
 
 // alerts builds the alert of each novel tuple from its event, decoded
 // again, and puts it into the batch's outbox.
-func (e *Engine) alerts(w *worker, b *seen.Batch, recs []Record, novel []int) (int, error) {
+func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int) (int, error) {
 	n := 0
 	for len(novel) > 0 {
 		rec := w.checks[novel[0]].rec
@@ -275,7 +284,7 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, recs []Record, novel []int) (i
 		}
 		ordinal := 0
 		var err error
-		w.decode(recs[rec], func(ev *cloudtrail.Event) {
+		w.decode(w.recs[rec], func(ev *cloudtrail.Event) {
 			for _, i := range novel[:same] {
 				c := &w.checks[i]
 				if c.ordinal != ordinal || err != nil {
