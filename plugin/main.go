@@ -23,6 +23,7 @@ import (
 	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/flb"
 	"github.com/newterms/newterms/internal/forward"
+	"github.com/newterms/newterms/internal/seen"
 )
 
 // exitFlushTimeout bounds the attempt to deliver the outbox at exit; what
@@ -70,6 +71,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		return output.FLB_ERROR
 	}
 	in.cfg = cfg
+	seen.ReserveHeap(cfg.CacheSize)
 	in.eng, err = engine.New(cfg, engine.Options{Logf: func(f string, a ...any) { in.logf(C.NT_LOG_INFO, f, a...) }})
 	if err != nil {
 		in.logf(C.NT_LOG_ERROR, "%v", err)

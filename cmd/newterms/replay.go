@@ -14,6 +14,7 @@ import (
 
 	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/engine"
+	"github.com/newterms/newterms/internal/seen"
 )
 
 // replayBatch is how many records make one engine batch (one commit).
@@ -59,6 +60,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		cfg.StateDir = tmp
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...) }
+	seen.ReserveHeap(cfg.CacheSize)
 	eng, err := engine.New(cfg, engine.Options{LearnOnly: *learnOnly, Logf: logf})
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)

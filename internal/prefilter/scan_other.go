@@ -5,4 +5,6 @@ package prefilter
 // Only amd64 has the vector scan; elsewhere the quote loop does it all.
 var haveSIMD = false
 
-func scanAVX2(*nibbles, []byte) (int, uint32) { panic("prefilter: no vector scan on this architecture") }
+func scanAVX2(*nibbles, []byte) (int, uint32) {
+	panic("prefilter: no vector scan on this architecture")
+}

@@ -89,6 +89,7 @@ type entry struct {
 	first, last int64 // event times, Unix ms
 	eventID     string
 	tuple       []string
+	stored      []byte // the record as read from the store, if it was (not encoded)
 }
 
 func (e *entry) encode(dst []byte) []byte {

@@ -17,6 +17,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,6 +105,7 @@ type State struct {
 
 	outboxCount atomic.Int64
 	outboxBytes atomic.Int64
+	commits     int // under mu
 
 	stop chan struct{}
 	done chan struct{}
@@ -345,7 +348,7 @@ func (b *Batch) lookup(k entryKey, th xxh3.Uint128) (entry, bool, error) {
 		return entry{}, false, fmt.Errorf("state: tuple %x: %w", b.key[1:], err)
 	}
 	b.s.cache.Set(ck, cached{check: th.Hi, first: first, last: last}, 1)
-	return entry{first: first, last: last}, true, nil
+	return entry{first: first, last: last, stored: v}, true, nil
 }
 
 // storeGet reads a tuple record. The key is copied to scratch first: a
@@ -361,16 +364,22 @@ func cacheKey(k entryKey) uint64 {
 	return bytesToU64(k[1:9])*0x9E3779B97F4A7C15 ^ bytesToU64(k[17:25])
 }
 
-// write stages a record. A refresh of a record known only through the
-// cache keeps its stored first event id and values by reading them.
+// write stages a record. A refresh keeps the stored first event id and
+// values: from the record lookup read, or, when the cache answered, by
+// reading it now.
 func (b *Batch) write(k entryKey, e entry, tuple []string, refresh bool) {
 	if refresh && e.tuple == nil {
-		if v, found, err := b.storeGet(k); err == nil && found {
+		v, found, err := e.stored, e.stored != nil, error(nil)
+		if !found {
+			v, found, err = b.storeGet(k)
+		}
+		if err == nil && found {
 			if old, err := decodeEntry(v); err == nil {
 				e.eventID, e.tuple = old.eventID, old.tuple
 			}
 		}
 	}
+	e.stored = nil
 	if e.tuple == nil {
 		e.tuple = make([]string, len(tuple))
 		for i, v := range tuple {
@@ -453,6 +462,9 @@ func (b *Batch) Commit() error {
 	if err := s.store.Apply(&w); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
+	if s.commits++; s.commits%256 == 0 {
+		trimCHeap()
+	}
 	s.nextSeq += uint64(len(b.alerts))
 	s.outboxCount.Add(int64(len(b.alerts)))
 	s.outboxBytes.Add(bytes)
@@ -487,4 +499,21 @@ func (b *Batch) Abort() {
 func (b *Batch) finish() {
 	b.s.mu.Unlock()
 	b.s = nil
+}
+
+var heapBudget atomic.Int64
+
+// ReserveHeap adds a state's share to the Go runtime's soft memory limit,
+// for the programs that own the runtime (the plugin, the CLI): the cache's
+// entries plus 24 MiB for batches. Without it the heap grows to twice the
+// cache between collections; with it, at 10 million tuples, collection
+// took 2% of the time. GOMEMLIMIT, when set, wins.
+func ReserveHeap(cacheSize int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if cacheSize <= 0 {
+		cacheSize = DefaultCacheSize
+	}
+	debug.SetMemoryLimit(heapBudget.Add(cacheSize + 24<<20))
 }
