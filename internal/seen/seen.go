@@ -462,7 +462,7 @@ func (b *Batch) Commit() error {
 	if err := s.store.Apply(&w); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
-	if s.commits++; s.commits%256 == 0 {
+	if s.commits++; s.commits%32 == 0 {
 		trimCHeap()
 	}
 	s.nextSeq += uint64(len(b.alerts))
