@@ -175,9 +175,6 @@ func (f *Filter) MayMatch(raw []byte) bool {
 	if i == len(raw) || (raw[i] != '{' && raw[i] != '[') {
 		return true // not JSON text: an encoded envelope
 	}
-	if hidden(raw) {
-		return true
-	}
 	var present [maxLiterals / 64]uint64
 	// found marks a literal and reports whether some rule is now met, so
 	// that a record that matches stops the scan early.
@@ -199,30 +196,39 @@ func (f *Filter) MayMatch(raw []byte) bool {
 		}
 	}
 	// Every quote may open a string: the vector scan finds the quotes whose
-	// next bytes could begin a literal, the quote loop takes the rest.
-	for haveSIMD && len(f.starts) > 0 {
-		off, mask := scanAVX2(&f.nib, raw[i:])
+	// next bytes could begin a literal, and backslashes on the way; the
+	// quote loop takes the rest.
+	vector := haveSIMD && len(f.starts) > 0
+	esc := false
+	for vector {
+		off, mask, e := scanAVX2(&f.nib, raw[i:])
+		esc = esc || e
 		i += off
 		if mask == 0 {
 			break
 		}
 		for ; mask != 0; mask &= mask - 1 {
-			if f.startsAt(raw[i+bits.TrailingZeros32(mask)+1:], found) {
+			if f.startsAt(raw[i+bits.TrailingZeros64(mask)+1:], found) {
 				return true
 			}
 		}
-		i += 32
+		i += 64
 	}
 	for b := raw[i:]; ; {
 		q := bytes.IndexByte(b, '"')
 		if q < 0 {
-			return false
+			break
 		}
 		b = b[q+1:]
 		if f.startsAt(b, found) {
 			return true
 		}
 	}
+	// No rule is met, unless escapes hide a literal: then parse.
+	if vector && !esc && bytes.IndexByte(raw[i:], '\\') < 0 {
+		return false
+	}
+	return hidden(raw)
 }
 
 // startsAt tests the literals that could begin b, which follows a quote.
