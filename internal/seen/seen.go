@@ -369,14 +369,12 @@ func cacheKey(k entryKey) uint64 {
 // reading it now.
 func (b *Batch) write(k entryKey, e entry, tuple []string, refresh bool) {
 	if refresh && e.tuple == nil {
-		v, found, err := e.stored, e.stored != nil, error(nil)
-		if !found {
-			v, found, err = b.storeGet(k)
+		v := e.stored
+		if v == nil {
+			v, _, _ = b.storeGet(k) // absent or unreadable: the values below stand in
 		}
-		if err == nil && found {
-			if old, err := decodeEntry(v); err == nil {
-				e.eventID, e.tuple = old.eventID, old.tuple
-			}
+		if old, err := decodeEntry(v); err == nil {
+			e.eventID, e.tuple = old.eventID, old.tuple
 		}
 	}
 	e.stored = nil
