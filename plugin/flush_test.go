@@ -110,3 +110,58 @@ func TestGuard(t *testing.T) {
 		t.Errorf("rc %d", rc)
 	}
 }
+
+// From chunk to verdict, a record that no rule can match costs no heap
+// allocation, and one that matches a bounded few: a flush's allocations
+// grow with the matching records only.
+func TestFlushAllocations(t *testing.T) {
+	cfg := config.Default()
+	cfg.Rules = []string{"../conf/rules"}
+	cfg.ASNDatabase = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
+	cfg.ASNReloadInterval = -1
+	cfg.StateDir = t.TempDir()
+	cfg.RecordKeys = []string{"log"}
+	eng, err := engine.New(cfg, engine.Options{Store: &memStore{m: map[string][]byte{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	snd, err := forward.New(eng.State(), forward.Options{Address: "unix:///nonexistent.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{cfg: cfg, eng: eng, sender: snd}
+	var other, match []string
+	for _, ev := range synth.Stream(synth.Options{Seed: 4, Start: start, Days: 2, Events: 2000}) {
+		switch {
+		case ev.Action == "AssumeRoleWithWebIdentity" && ev.Success:
+			match = append(match, string(ev.JSON))
+		case !strings.HasPrefix(ev.Action, "AssumeRole") && ev.Action != "ConsoleLogin":
+			other = append(other, string(ev.JSON))
+		}
+	}
+	chunk := func(n int, recs []string) []byte {
+		var c []byte
+		for i := range n {
+			c = flb.AppendRecord(c, true, start, [2]string{"log", recs[i%len(recs)]})
+		}
+		return c
+	}
+	allocs := func(c []byte) float64 {
+		in.flush(c) // the state has seen these tuples: later flushes write nothing
+		return testing.AllocsPerRun(20, func() {
+			if rc := in.flush(c); rc != 1 {
+				t.Fatalf("rc %d", rc)
+			}
+		})
+	}
+	small, large := allocs(chunk(100, other)), allocs(chunk(1000, other))
+	if large > small {
+		t.Errorf("a flush of 1,000 non-matching records allocates %.0f times, of 100 %.0f: records allocate", large, small)
+	}
+	per := (allocs(chunk(1000, match)) - large) / 1000
+	if per > 4 {
+		t.Errorf("%.1f allocations per matching record, want at most 4", per)
+	}
+	t.Logf("non-matching: %.0f allocations per flush, whatever its size; matching: %.2f per record", large, per)
+}
