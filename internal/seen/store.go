@@ -107,6 +107,8 @@ func openPebble(dir string, logf func(string, ...any)) (*pebbleStore, error) {
 		Cache:        cache,
 		MemTableSize: memTableSize,
 		Logger:       logger{logf},
+		// Compactions churn the most C memory: hand it back after each.
+		EventListener: &pebble.EventListener{CompactionEnd: func(pebble.CompactionInfo) { trimCHeap() }},
 	}
 	for i := range opts.Levels {
 		if i < len(opts.Levels)-1 {
