@@ -2,7 +2,6 @@ package seen
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,8 +114,9 @@ func BenchmarkState(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_WARM")); err == nil && v >= 0 {
 		warmBatches = v
 	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer heapBudget.Store(heapBudget.Load())
 	ReserveHeap(0)
-	defer debug.SetMemoryLimit(math.MaxInt64)
 	dir := filepath.Join(b.TempDir(), "state")
 	if d := os.Getenv("NEWTERMS_BENCH_STATE"); d != "" {
 		dir = d
