@@ -12,7 +12,10 @@
 // (Teddy, on the three bytes after each quote; scan_amd64.s) finds the few
 // quotes that could open one, 64 bytes a round, and notes backslashes on
 // the way; elsewhere a loop visits every quote. Both end in the same exact
-// test.
+// test. Not a library: the Aho-Corasick packages the module proxy serves
+// took 0.69-8.1 µs on a 1.5 KB record with conf/rules' literals (coregx,
+// cloudflare, petar-dambovaliev; the fastest only says whether any literal
+// is there), against 0.15 µs for this scan.
 //
 // Exactness: literals are only taken from fields whose values are copied
 // verbatim from the record, and never numbers, booleans, or text JSON
