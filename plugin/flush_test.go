@@ -155,8 +155,10 @@ func TestFlushAllocations(t *testing.T) {
 			}
 		})
 	}
+	// A few allocations of slack: under -race sync.Pool drops pooled
+	// workers at random, and a new one allocates.
 	small, large := allocs(chunk(100, other)), allocs(chunk(1000, other))
-	if large > small {
+	if large > small+5 {
 		t.Errorf("a flush of 1,000 non-matching records allocates %.0f times, of 100 %.0f: records allocate", large, small)
 	}
 	per := (allocs(chunk(1000, match)) - large) / 1000
