@@ -59,24 +59,34 @@ func (s *memStore) Close() error { return nil }
 
 // A commit that fails returns FLB_RETRY, with nothing committed; the same
 // chunk then succeeds.
-func TestFlushRetry(t *testing.T) {
-	store := &memStore{m: map[string][]byte{}}
+// newInstance is a plugin instance in this process, on an in-memory store,
+// whose sender has nowhere to deliver.
+func newInstance(t *testing.T, store *memStore, mod func(*config.Config)) *instance {
+	t.Helper()
 	cfg := config.Default()
-	cfg.Rules = []string{roleRule, subjectRule}
 	cfg.ASNDatabase = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
 	cfg.ASNReloadInterval = -1
 	cfg.StateDir = t.TempDir()
-	cfg.Learning = false
+	mod(&cfg)
 	eng, err := engine.New(cfg, engine.Options{Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	t.Cleanup(func() { eng.Close() })
 	snd, err := forward.New(eng.State(), forward.Options{Address: "unix:///nonexistent.sock"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{cfg: cfg, eng: eng, sender: snd}
+	return &instance{cfg: cfg, eng: eng, sender: snd}
+}
+
+func TestFlushRetry(t *testing.T) {
+	store := &memStore{m: map[string][]byte{}}
+	in := newInstance(t, store, func(cfg *config.Config) {
+		cfg.Rules = []string{roleRule, subjectRule}
+		cfg.Learning = false
+	})
+	eng := in.eng
 	var chunk []byte
 	for _, ev := range synth.Stream(synth.Options{Seed: 9, Start: start, Days: 1, Events: 300}) {
 		chunk = flb.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(ev.JSON)})
@@ -115,22 +125,10 @@ func TestGuard(t *testing.T) {
 // allocation, and one that matches a bounded few: a flush's allocations
 // grow with the matching records only.
 func TestFlushAllocations(t *testing.T) {
-	cfg := config.Default()
-	cfg.Rules = []string{"../conf/rules"}
-	cfg.ASNDatabase = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
-	cfg.ASNReloadInterval = -1
-	cfg.StateDir = t.TempDir()
-	cfg.RecordKeys = []string{"log"}
-	eng, err := engine.New(cfg, engine.Options{Store: &memStore{m: map[string][]byte{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	snd, err := forward.New(eng.State(), forward.Options{Address: "unix:///nonexistent.sock"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &instance{cfg: cfg, eng: eng, sender: snd}
+	in := newInstance(t, &memStore{m: map[string][]byte{}}, func(cfg *config.Config) {
+		cfg.Rules = []string{"../conf/rules"}
+		cfg.RecordKeys = []string{"log"}
+	})
 	var other, match []string
 	for _, ev := range synth.Stream(synth.Options{Seed: 4, Start: start, Days: 2, Events: 2000}) {
 		switch {
