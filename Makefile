@@ -50,6 +50,7 @@ BENCHES := \
   ./internal/cloudtrail:Normalize/1.5KB \
   ./internal/asn:Lookup \
   ./internal/rules:Match \
+  ./internal/prefilter:MayMatch \
   ./internal/seen:Check \
   ./internal/flb:Each \
   ./internal/engine:Engine \
