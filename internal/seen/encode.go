@@ -160,10 +160,15 @@ func (r *ruleRecord) encode() []byte {
 func decodeRule(b []byte) (ruleRecord, error) {
 	r := reader{b: b}
 	rec := ruleRecord{earliest: r.varint(), highWater: r.varint(), window: r.varint(), key: r.string(), name: r.string()}
-	if r.err != nil {
-		return rec, fmt.Errorf("rule record: %w", r.err)
+	switch {
+	case r.err != nil:
+	case len(r.b) > 0 || rec.window <= 0 || rec.key == "" || rec.earliest != noTime && rec.highWater < rec.earliest:
+		// Varints decode any bytes: only the shape tells garbage apart.
+		r.err = errCorrupt
+	default:
+		return rec, nil
 	}
-	return rec, nil
+	return rec, fmt.Errorf("rule record: %w", r.err)
 }
 
 func appendString(dst []byte, s string) []byte {

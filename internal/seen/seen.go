@@ -15,6 +15,7 @@ package seen
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -190,10 +191,11 @@ func (s *State) load() error {
 			return fmt.Errorf("state: format version %d is newer than this build's %d: upgrade newterms", n, formatVersion)
 		}
 	}
+	var bad error // the scan's own result must not overwrite it
 	err = s.store.Scan([]byte{prefixRule}, func(k, v []byte) bool {
-		var rec ruleRecord
-		if rec, err = decodeRule(v); err != nil {
-			err = fmt.Errorf("state: rule %x: %w", k[1:], err)
+		rec, err := decodeRule(v)
+		if err != nil {
+			bad = fmt.Errorf("state: rule record %x is damaged: %w", k[1:], err)
 			return false
 		}
 		rh := bytesToU64(k[1:])
@@ -202,7 +204,7 @@ func (s *State) load() error {
 		s.written[rh] = &w
 		return true
 	})
-	if err != nil {
+	if err = cmp.Or(bad, err); err != nil {
 		return err
 	}
 	s.nextSeq = 1

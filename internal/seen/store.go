@@ -3,6 +3,7 @@ package seen
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -101,6 +102,13 @@ func openPebble(dir string, logf func(string, ...any)) (*pebbleStore, error) {
 	if err := os.Chmod(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("state %s: %w", dir, err)
 	}
+	// A directory that already holds files is an existing state: if pebble
+	// cannot find its manifest there (a deleted marker, a copy gone wrong)
+	// it must fail, never create an empty store beside the old files.
+	existing, err := firstEntry(abs)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", dir, err)
+	}
 	cache := pebble.NewCache(blockCacheSize)
 	defer cache.Unref()
 	opts := &pebble.Options{
@@ -108,7 +116,8 @@ func openPebble(dir string, logf func(string, ...any)) (*pebbleStore, error) {
 		MemTableSize: memTableSize,
 		Logger:       logger{logf},
 		// Compactions churn the most C memory: hand it back after each.
-		EventListener: &pebble.EventListener{CompactionEnd: func(pebble.CompactionInfo) { trimCHeap() }},
+		EventListener:    &pebble.EventListener{CompactionEnd: func(pebble.CompactionInfo) { trimCHeap() }},
+		ErrorIfNotExists: existing != "",
 	}
 	for i := range opts.Levels {
 		if i < len(opts.Levels)-1 {
@@ -118,10 +127,30 @@ func openPebble(dir string, logf func(string, ...any)) (*pebbleStore, error) {
 	}
 	db, err := pebble.Open(abs, opts)
 	if err != nil {
+		if existing != "" && errors.Is(err, pebble.ErrDBDoesNotExist) {
+			return nil, fmt.Errorf("state %s: cannot open: it holds files (%s) but no store manifest (marker.manifest.*): damaged, or not a state directory; refusing to start an empty state over it", dir, existing)
+		}
 		return nil, fmt.Errorf("state %s: cannot open: %w", dir, err)
 	}
 	ok = true
 	return &pebbleStore{db: db, dir: abs}, nil
+}
+
+// firstEntry names one entry of dir, or "" when it has none.
+func firstEntry(dir string) (string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if len(names) > 0 {
+		return names[0], nil
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return "", err
 }
 
 func (p *pebbleStore) Get(key []byte) ([]byte, bool, error) {
