@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"math"
+	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -164,4 +167,31 @@ func TestFlushAllocations(t *testing.T) {
 		t.Errorf("%.1f allocations per matching record, want at most 4", per)
 	}
 	t.Logf("non-matching: %.0f allocations per flush, whatever its size; matching: %.2f per record", large, per)
+}
+
+// Instances give their heap share back at exit: with hot reloads, one
+// process sees many inits and exits, and the limit must not grow with them.
+func TestHeapShares(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	share := seen.HeapShare(0)
+	for reload := range 5 {
+		reserveHeap(share)
+		reserveHeap(2 * share)
+		if got := debug.SetMemoryLimit(-1); got != 3*share {
+			t.Fatalf("reload %d: limit %d with two instances, want %d", reload, got, 3*share)
+		}
+		reserveHeap(-share)
+		reserveHeap(-2 * share)
+		if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+			t.Fatalf("reload %d: limit %d with no instance, want none", reload, got)
+		}
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	reserveHeap(share)
+	defer heapShares.Add(-share)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set: limit %d, want it left alone", got)
+	}
 }

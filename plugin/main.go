@@ -13,7 +13,10 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"math"
+	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -37,6 +40,7 @@ type instance struct {
 	sender *forward.Sender
 	stop   context.CancelFunc
 	done   chan struct{}
+	heap   int64          // this instance's share of the Go heap limit
 	api    unsafe.Pointer // Fluent Bit's struct flb_api, for logging
 	ins    unsafe.Pointer // the flb_output_instance
 }
@@ -71,7 +75,13 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		return output.FLB_ERROR
 	}
 	in.cfg = cfg
-	seen.ReserveHeap(cfg.CacheSize)
+	in.heap = seen.HeapShare(cfg.CacheSize)
+	reserveHeap(in.heap)
+	defer func() {
+		if rc != output.FLB_OK {
+			reserveHeap(-in.heap)
+		}
+	}()
 	in.eng, err = engine.New(cfg, engine.Options{Logf: func(f string, a ...any) { in.logf(C.NT_LOG_INFO, f, a...) }})
 	if err != nil {
 		in.logf(C.NT_LOG_ERROR, "%v", err)
@@ -141,10 +151,7 @@ func (in *instance) flush(chunk []byte) int {
 	// read whole while its bytes are in cache.
 	recs := func(yield func(engine.Record) bool) {
 		_, err = flb.Each(chunk, func(r flb.Record) {
-			text, found, err := flb.Text(r.Body, in.cfg.RecordKeys)
-			if err == nil && !found {
-				text, err = flb.AppendJSON(nil, r.Body)
-			}
+			text, err := in.text(r)
 			if err != nil {
 				bad++
 				firstBad = cmpErr(firstBad, err)
@@ -183,6 +190,22 @@ func (in *instance) flush(chunk []byte) int {
 	return output.FLB_OK
 }
 
+// text is a record's CloudTrail text: under a record key, or the record
+// itself as JSON. A panic here costs the record, not the chunk (the
+// engine guards its own work the same way).
+func (in *instance) text(r flb.Record) (text []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = engine.PanicError{Value: v}
+		}
+	}()
+	text, found, err := flb.Text(r.Body, in.cfg.RecordKeys)
+	if err == nil && !found {
+		text, err = flb.AppendJSON(nil, r.Body)
+	}
+	return text, err
+}
+
 func cmpErr(first, err error) error {
 	if first != nil {
 		return first
@@ -207,7 +230,26 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	if err := in.eng.Close(); err != nil {
 		in.logf(C.NT_LOG_ERROR, "closing the state: %v", err)
 	}
+	reserveHeap(-in.heap)
 	return output.FLB_OK
+}
+
+// heapShares is the sum of the running instances' heap shares. Instances
+// come and go with hot reloads in one process: each gives its share back
+// at exit, so the limit does not grow from reload to reload.
+var heapShares atomic.Int64
+
+// reserveHeap adds (or, negative, gives back) a share of the Go runtime's
+// soft memory limit. GOMEMLIMIT, when set, wins.
+func reserveHeap(n int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := heapShares.Add(n)
+	if limit <= 0 {
+		limit = math.MaxInt64 // no instance: no limit, as before the first
+	}
+	debug.SetMemoryLimit(limit)
 }
 
 // guard turns a panic into a logged FLB_ERROR.

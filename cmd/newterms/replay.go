@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"runtime/debug"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -60,7 +60,9 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		cfg.StateDir = tmp
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...) }
-	seen.ReserveHeap(cfg.CacheSize)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(seen.HeapShare(cfg.CacheSize))
+	}
 	eng, err := engine.New(cfg, engine.Options{LearnOnly: *learnOnly, Logf: logf})
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
@@ -94,9 +96,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		for _, e := range res.Errors {
 			if shown < 10 {
-				var n int
-				fmt.Sscanf(e.Error(), "record %d:", &n)
-				fmt.Fprintf(stderr, "newterms replay: %s: %v\n", where[max(n-1, 0)], strings.TrimPrefix(e.Error(), fmt.Sprintf("record %d: ", n)))
+				fmt.Fprintf(stderr, "newterms replay: %s: %v\n", where[e.Record-1], e.Err)
 			}
 			shown++
 		}

@@ -50,6 +50,9 @@ type Engine struct {
 	prefRep prefilter.Report
 	workers sync.Pool
 	stats   stats
+	// hook, when set (tests), is called at each stage of an event's work:
+	// the way to inject a panic where a poison record would cause one.
+	hook func(stage string, ev *cloudtrail.Event)
 }
 
 // worker holds what one goroutine reuses from batch to batch.
@@ -57,6 +60,8 @@ type worker struct {
 	dec    *cloudtrail.Decoder
 	doc    *rules.Doc
 	recs   []Record // the batch's records that passed the prefilter
+	recNo  []int    // each one's number in the batch, for errors
+	cur    int      // the record whose tuples or alerts are being decided
 	arena  []byte   // tuple values and event ids of the batch
 	strs   []string // tuples, as slices of this
 	checks []pending
@@ -113,13 +118,15 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.stats.init(set)
-	e.workers.New = func() any {
-		return &worker{
-			dec: cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: cfg.MaxRecordSize, RecordKeys: cfg.RecordKeys}),
-			doc: set.NewDoc(),
-		}
-	}
+	e.workers.New = func() any { return e.newWorker() }
 	return e, nil
+}
+
+func (e *Engine) newWorker() *worker {
+	return &worker{
+		dec: cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: e.cfg.MaxRecordSize, RecordKeys: e.cfg.RecordKeys}),
+		doc: e.set.NewDoc(),
+	}
 }
 
 // Record is one Fluent Bit record: JSON (or base64/gzip) text, or a
@@ -134,8 +141,23 @@ type Result struct {
 	Records, Events, Alerts int
 	// Errors are the bad records, counted and skipped; they never fail
 	// the batch.
-	Errors []error
+	Errors []RecordError
 }
+
+// RecordError is what went wrong with one record of a batch.
+type RecordError struct {
+	Record int // 1-based, in the order the batch gave them
+	Err    error
+}
+
+func (e RecordError) Error() string { return fmt.Sprintf("record %d: %v", e.Record, e.Err) }
+func (e RecordError) Unwrap() error { return e.Err }
+
+// PanicError is a panic caught while one record was processed: the record
+// is skipped and counted, the rest of its batch goes on.
+type PanicError struct{ Value any }
+
+func (e PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // Process runs one batch. A non-nil error means nothing was committed and
 // the batch may be retried (FLB_RETRY); bad records are not errors.
@@ -168,34 +190,97 @@ func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
 			e.stats.prefiltered.Add(1)
 			continue
 		}
-		w.recs = append(w.recs, rec)
+		w.recs, w.recNo = append(w.recs, rec), append(w.recNo, res.Records)
 		ordinal = 0
-		r := w.decode(rec, onEvent)
+		events := res.Events
+		r, p := e.decodeOne(w, rec, onEvent)
 		e.stats.decoded(&r)
 		for _, err := range r.Errors {
-			res.Errors = append(res.Errors, fmt.Errorf("record %d: %w", res.Records, err))
+			res.Errors = append(res.Errors, RecordError{res.Records, err})
+		}
+		if p != nil {
+			res.Events = events
+			res.Errors = append(res.Errors, RecordError{res.Records, *p})
 		}
 	}
 
-	b := e.state.Begin(e.opts.LearnOnly)
-	novel, err := e.check(w, b)
-	if err == nil {
-		res.Alerts, err = e.alerts(w, b, novel)
+	// A panic while deciding skips the record it came from, and the batch
+	// runs again without it: its state changes and alerts are never half
+	// committed, and the lock is released on every path.
+	for {
+		alerts, p, err := e.decide(w)
+		if err != nil {
+			return Result{}, err
+		}
+		if p == nil {
+			res.Alerts = alerts
+			break
+		}
+		e.stats.panics.Add(1)
+		res.Errors = append(res.Errors, RecordError{w.recNo[w.cur], *p})
+		w.drop(w.cur)
 	}
-	e.stats.batch(&b.Counters)
-	if err != nil {
-		b.Abort()
-		return Result{}, err
-	}
-	start := time.Now()
-	if err := b.Commit(); err != nil {
-		return Result{}, err
-	}
-	e.stats.commit(time.Since(start))
 	e.stats.records.Add(int64(res.Records))
 	e.stats.events.Add(int64(res.Events))
 	e.stats.alerts.Add(int64(res.Alerts))
 	return res, nil
+}
+
+// decodeOne decodes and matches one record. A panic in it skips the
+// record: its tuples are taken back and the decoder, whose buffers it may
+// have left half written, is replaced.
+func (e *Engine) decodeOne(w *worker, rec Record, fn func(*cloudtrail.Event)) (r cloudtrail.Result, perr *PanicError) {
+	checks, strs, arena := len(w.checks), len(w.strs), len(w.arena)
+	defer func() {
+		if v := recover(); v != nil {
+			e.stats.panics.Add(1)
+			perr = &PanicError{v}
+			w.checks, w.strs, w.arena = w.checks[:checks], w.strs[:strs], w.arena[:arena]
+			w.recs, w.recNo = w.recs[:len(w.recs)-1], w.recNo[:len(w.recNo)-1]
+			fresh := e.newWorker()
+			w.dec, w.doc = fresh.dec, fresh.doc
+		}
+	}()
+	return w.decode(rec, fn), nil
+}
+
+// decide checks the batch's tuples, builds its alerts and commits, under
+// the state's lock. A panic aborts the batch and names the record whose
+// work it interrupted (w.cur).
+func (e *Engine) decide(w *worker) (alerts int, perr *PanicError, err error) {
+	w.cur = -1
+	b := e.state.Begin(e.opts.LearnOnly)
+	defer func() {
+		if v := recover(); v != nil {
+			b.Abort()
+			if w.cur < 0 { // not a record's: the batch fails and may be retried
+				err = fmt.Errorf("state: commit: %w", PanicError{v})
+				return
+			}
+			perr = &PanicError{v}
+		}
+	}()
+	novel, err := e.check(w, b)
+	if err == nil {
+		alerts, err = e.alerts(w, b, novel)
+	}
+	if err != nil {
+		b.Abort()
+		return 0, nil, err
+	}
+	e.stats.batch(&b.Counters)
+	w.cur = -1
+	start := time.Now()
+	if err := b.Commit(); err != nil {
+		return 0, nil, err
+	}
+	e.stats.commit(time.Since(start))
+	return alerts, nil, nil
+}
+
+// drop takes a record's tuples out of the batch.
+func (w *worker) drop(rec int) {
+	w.checks = slices.DeleteFunc(w.checks, func(c pending) bool { return c.rec == rec })
 }
 
 // pending is one tuple to check, gathered before the state's lock.
@@ -210,7 +295,7 @@ type pending struct {
 
 func (w *worker) reset() {
 	clear(w.recs) // they borrow the caller's memory
-	w.recs, w.arena, w.strs, w.checks = w.recs[:0], w.arena[:0], w.strs[:0], w.checks[:0]
+	w.recs, w.recNo, w.arena, w.strs, w.checks = w.recs[:0], w.recNo[:0], w.arena[:0], w.strs[:0], w.checks[:0]
 }
 
 func (w *worker) decode(rec Record, fn func(*cloudtrail.Event)) cloudtrail.Result {
@@ -233,6 +318,9 @@ func (w *worker) keep(s string) string {
 
 // collect matches one event and gathers its term tuples.
 func (e *Engine) collect(w *worker, ev *cloudtrail.Event, rec, ordinal int) {
+	if e.hook != nil {
+		e.hook("match", ev)
+	}
 	w.doc.Reset(ev, e.enrich(ev))
 	t, hasTime := ev.Time()
 	var id string
@@ -261,6 +349,7 @@ func (e *Engine) check(w *worker, b *seen.Batch) ([]int, error) {
 	var novel []int
 	for i := range w.checks {
 		c := &w.checks[i]
+		w.cur = c.rec
 		d, err := b.Check(seen.Rule{Key: c.rule.Key, Name: c.rule.Name, Window: c.rule.Window}, c.tuple, c.t, c.eventID)
 		if err != nil {
 			return nil, err
@@ -278,6 +367,7 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int) (int, error) {
 	n := 0
 	for len(novel) > 0 {
 		rec := w.checks[novel[0]].rec
+		w.cur = rec
 		same := 0
 		for same < len(novel) && w.checks[novel[same]].rec == rec {
 			same++
@@ -289,6 +379,9 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int) (int, error) {
 				c := &w.checks[i]
 				if c.ordinal != ordinal || err != nil {
 					continue
+				}
+				if e.hook != nil {
+					e.hook("alert", ev)
 				}
 				var doc []byte
 				doc, err = alert.Build(alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
@@ -352,6 +445,7 @@ type stats struct {
 	cacheHits, storeReads                     atomic.Int64
 	insights, digests, notifications, control atomic.Int64
 	commits, commitNanos, commitMaxNanos      atomic.Int64
+	panics                                    atomic.Int64
 	mu                                        sync.Mutex
 	parseErrors                               map[cloudtrail.ErrorKind]int64
 	matched                                   map[string]*atomic.Int64 // by rule key; fixed at init
@@ -414,6 +508,7 @@ type Counters struct {
 	SuppressedLearning        int64
 	Backfilled                int64
 	TupleOverflow, NoTime     int64
+	Panics                    int64 // records skipped because their work panicked
 	CacheHitRatio             float64
 	Commits                   int64
 	CommitMean, CommitMax     time.Duration
@@ -433,7 +528,7 @@ func (e *Engine) Stats() Counters {
 		Records: s.records.Load(), Events: s.events.Load(), Alerts: s.alerts.Load(), Prefiltered: s.prefiltered.Load(),
 		Insights: s.insights.Load(), Digests: s.digests.Load(), Notifications: s.notifications.Load(), Control: s.control.Load(),
 		TuplesChecked: s.checked.Load(), Novel: s.novel.Load(), SuppressedLearning: s.learning.Load(),
-		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(),
+		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(), Panics: s.panics.Load(),
 		Commits: s.commits.Load(), CommitMax: time.Duration(s.commitMaxNanos.Load()),
 		ParseErrors: map[string]int64{},
 	}

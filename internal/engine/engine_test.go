@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/newterms/newterms/internal/alert"
+	"github.com/newterms/newterms/internal/cloudtrail"
 	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/synth"
 )
@@ -289,5 +291,66 @@ func TestProcessErrors(t *testing.T) {
 		if _, err := New(c.cfg, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: err = %v, want %q", c.cfg, err, c.want)
 		}
+	}
+}
+
+// A record whose work panics, while it is matched or while its alert is
+// built, is skipped and counted; the rest of its batch commits, the state's
+// lock is released (the next batch and Close would hang otherwise), and
+// the alerts are the oracle's over the stream without the poison records.
+func TestPoisonRecord(t *testing.T) {
+	for _, stage := range []string{"match", "alert"} {
+		t.Run(stage, func(t *testing.T) {
+			events := synth.Stream(synth.Options{Seed: 5, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 24, Events: 3000})
+			e := newEngine(t, t.TempDir(), false, nil)
+			defer e.Close()
+			role, subject := ruleKeys(t, e)
+			// The poison: every 7th event that gives an alert.
+			poison := map[string]bool{}
+			for i, a := range synth.Expected(events, role, subject, 10*24*time.Hour) {
+				if i%7 == 3 {
+					poison[a.EventID] = true
+				}
+			}
+			var clean []synth.Event
+			for _, ev := range events {
+				if !poison[ev.ID] {
+					clean = append(clean, ev)
+				}
+			}
+			want := ids(synth.Expected(clean, role, subject, 10*24*time.Hour), 0)
+			e.hook = func(s string, ev *cloudtrail.Event) {
+				if s == stage && poison[ev.ID()] {
+					panic("poison " + ev.ID())
+				}
+			}
+			var got []string
+			panics := 0
+			for i := 0; i < len(events); i += 250 {
+				var batch []Record
+				for _, ev := range events[i:min(i+250, len(events))] {
+					batch = append(batch, Record{Data: ev.JSON})
+				}
+				res, err := e.Process(batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, re := range res.Errors {
+					var p PanicError
+					if !errors.As(re, &p) || !poison[events[i+re.Record-1].ID] {
+						t.Errorf("unexpected record error %v", re)
+					}
+					panics++
+				}
+				drain(t, e, &got)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("alerts differ from the oracle without the poison records: got %d, want %d\n%s", len(got), len(want), diff(got, want))
+			}
+			if panics != len(poison) || e.Stats().Panics != int64(len(poison)) {
+				t.Errorf("%d poison records, %d reported, %d counted", len(poison), panics, e.Stats().Panics)
+			}
+		})
 	}
 }

@@ -105,7 +105,7 @@ func BenchmarkCheck(b *testing.B) {
 // NEWTERMS_BENCH_STATE names a state directory to use instead of a fresh
 // one: when it is absent, it is loaded and kept (a copy of it then spares
 // the next run the load; runs change the state they use). The Go heap is
-// limited as the plugin limits it (ReserveHeap).
+// limited as the plugin limits it (HeapShare).
 func BenchmarkState(b *testing.B) {
 	n, warmBatches := 1_000_000, 1_000
 	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_TUPLES")); err == nil && v > 0 {
@@ -114,9 +114,7 @@ func BenchmarkState(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_WARM")); err == nil && v >= 0 {
 		warmBatches = v
 	}
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
-	defer heapBudget.Store(heapBudget.Load())
-	ReserveHeap(0)
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(HeapShare(0)))
 	dir := filepath.Join(b.TempDir(), "state")
 	if d := os.Getenv("NEWTERMS_BENCH_STATE"); d != "" {
 		dir = d

@@ -18,8 +18,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -501,19 +499,14 @@ func (b *Batch) finish() {
 	b.s = nil
 }
 
-var heapBudget atomic.Int64
-
-// ReserveHeap adds a state's share to the Go runtime's soft memory limit,
-// for the programs that own the runtime (the plugin, the CLI): the cache's
-// entries plus 24 MiB for batches. Without it the heap grows to twice the
-// cache between collections; with it, at 10 million tuples, collection
-// took 2% of the time. GOMEMLIMIT, when set, wins.
-func ReserveHeap(cacheSize int64) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
+// HeapShare is the Go heap one state needs: the cache's entries plus 24
+// MiB for batches. The programs that own the runtime (the plugin, the CLI)
+// limit the heap to the sum of their states' shares: without a limit the
+// heap grows to twice the cache between collections; with it, at 10
+// million tuples, collection took 2% of the time.
+func HeapShare(cacheSize int64) int64 {
 	if cacheSize <= 0 {
 		cacheSize = DefaultCacheSize
 	}
-	debug.SetMemoryLimit(heapBudget.Add(cacheSize + 24<<20))
+	return cacheSize + 24<<20
 }

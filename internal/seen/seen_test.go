@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -348,23 +347,5 @@ func TestConcurrentBatches(t *testing.T) {
 	}
 	if len(novel) == 0 {
 		t.Error("nothing novel")
-	}
-}
-
-// ReserveHeap sums the states' budgets into the runtime's memory limit,
-// and leaves a GOMEMLIMIT from the environment alone.
-func TestReserveHeap(t *testing.T) {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
-	defer heapBudget.Store(heapBudget.Load())
-	heapBudget.Store(0)
-	ReserveHeap(0)
-	ReserveHeap(16 << 20)
-	if got, want := debug.SetMemoryLimit(-1), int64(DefaultCacheSize+16<<20+2*24<<20); got != want {
-		t.Errorf("limit %d, want %d", got, want)
-	}
-	t.Setenv("GOMEMLIMIT", "1GiB")
-	ReserveHeap(1 << 30)
-	if got, want := debug.SetMemoryLimit(-1), int64(DefaultCacheSize+16<<20+2*24<<20); got != want {
-		t.Errorf("with GOMEMLIMIT set: limit %d, want %d", got, want)
 	}
 }
