@@ -12,6 +12,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/flb"
 	"github.com/newterms/newterms/internal/forward"
+	"github.com/newterms/newterms/internal/logx"
 	"github.com/newterms/newterms/internal/seen"
 )
 
@@ -40,10 +42,16 @@ type instance struct {
 	sender *forward.Sender
 	stop   context.CancelFunc
 	done   chan struct{}
-	heap   int64          // this instance's share of the Go heap limit
-	api    unsafe.Pointer // Fluent Bit's struct flb_api, for logging
-	ins    unsafe.Pointer // the flb_output_instance
+	heap   int64 // this instance's share of the Go heap limit
+	// commits is a failing state commit, logged once until one succeeds.
+	commits logx.Condition
+	retried atomic.Int64
+	api     unsafe.Pointer // Fluent Bit's struct flb_api, for logging
+	ins     unsafe.Pointer // the flb_output_instance
 }
+
+// log is the instance's logx.Func: logx's levels are Fluent Bit's.
+func (in *instance) log(l logx.Level, format string, args ...any) { in.logf(C.int(l), format, args...) }
 
 func (in *instance) logf(level C.int, format string, args ...any) {
 	var api, ins unsafe.Pointer
@@ -82,7 +90,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 			reserveHeap(-in.heap)
 		}
 	}()
-	in.eng, err = engine.New(cfg, engine.Options{Logf: func(f string, a ...any) { in.logf(C.NT_LOG_INFO, f, a...) }})
+	in.eng, err = engine.New(cfg, engine.Options{Log: in.log})
 	if err != nil {
 		in.logf(C.NT_LOG_ERROR, "%v", err)
 		return output.FLB_ERROR
@@ -174,8 +182,14 @@ func (in *instance) flush(chunk []byte) int {
 		firstBad = cmpErr(firstBad, err)
 	}
 	if perr != nil {
-		in.logf(C.NT_LOG_WARN, "state commit failed, chunk will be retried: %v", perr)
+		in.retried.Add(1)
+		if !errors.Is(perr, seen.ErrFailed) { // the store reports those itself
+			in.commits.Fail(in.log, "state commit failed, chunks are retried until it succeeds: %v", perr)
+		}
 		return output.FLB_RETRY
+	}
+	if in.commits.Failing() {
+		in.commits.Clear(in.log, "state commits go on (%d chunks were retried)", in.retried.Swap(0))
 	}
 	for _, e := range res.Errors {
 		bad++

@@ -14,6 +14,7 @@ import (
 
 	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/engine"
+	"github.com/newterms/newterms/internal/logx"
 	"github.com/newterms/newterms/internal/seen"
 )
 
@@ -59,11 +60,11 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(tmp)
 		cfg.StateDir = tmp
 	}
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...) }
+	logf := func(_ logx.Level, format string, a ...any) { fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...) }
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(seen.HeapShare(cfg.CacheSize))
 	}
-	eng, err := engine.New(cfg, engine.Options{LearnOnly: *learnOnly, Logf: logf})
+	eng, err := engine.New(cfg, engine.Options{LearnOnly: *learnOnly, Log: logf})
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
 		return 1

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/newterms/newterms/internal/logx"
 )
 
 // Info is what the database says of one address.
@@ -64,8 +66,8 @@ type Options struct {
 	ReloadInterval time.Duration
 	// CacheEntries bounds the lookup cache; 0 means DefaultCacheEntries.
 	CacheEntries int
-	// Logf reports reloads and failed reloads; nil discards.
-	Logf func(format string, args ...any)
+	// Log reports reloads and failed reloads; nil discards.
+	Log logx.Func
 }
 
 // DB answers lookups from the database in service. A nil *DB is valid and
@@ -76,10 +78,16 @@ type DB struct {
 	cur    atomic.Pointer[handle]
 	cache  *cache
 	reload sync.Mutex // one reload at a time
-	errors atomic.Uint64
-	closed atomic.Bool
-	stop   chan struct{}
-	done   chan struct{}
+	// The file that last failed to open, and why: it is not read again
+	// until it changes.
+	failed    fileStamp
+	failedErr error
+	bad       logx.Condition
+	checks    atomic.Int64 // background checks made, for tests and metrics
+	errors    atomic.Uint64
+	closed    atomic.Bool
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // handle is one opened database file. It is reference counted so that a
@@ -101,9 +109,6 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if opts.CacheEntries <= 0 {
 		opts.CacheEntries = DefaultCacheEntries
-	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
 	}
 	h, err := openHandle(path, 1)
 	if err != nil {
@@ -374,11 +379,16 @@ func (db *DB) Reload() error {
 	if err != nil {
 		return fmt.Errorf("asn database %s: %w", db.path, err)
 	}
-	if stampOf(fi) == old.stamp {
+	st := stampOf(fi)
+	switch st {
+	case old.stamp:
 		return ErrUnchanged
+	case db.failed:
+		return db.failedErr
 	}
 	h, err := openHandle(db.path, old.gen+1)
 	if err != nil {
+		db.failed, db.failedErr = st, err
 		return err
 	}
 	db.cur.Store(h)
@@ -395,12 +405,15 @@ func (db *DB) watch() {
 		case <-db.stop:
 			return
 		case <-t.C:
-			switch err := db.Reload(); {
+			err := db.Reload()
+			db.checks.Add(1)
+			switch {
 			case err == nil:
 				m := db.Meta()
-				db.opts.Logf("asn database %s reloaded: %s built %s", m.Path, m.DatabaseType, m.BuildTime.Format(time.RFC3339))
+				db.bad.Clear(db.opts.Log, "asn database %s: the replacement is good again", m.Path)
+				db.opts.Log.Infof("asn database %s reloaded: %s built %s", m.Path, m.DatabaseType, m.BuildTime.Format(time.RFC3339))
 			case !errors.Is(err, ErrUnchanged):
-				db.opts.Logf("asn database reload failed, keeping the one in service: %v", err)
+				db.bad.Fail(db.opts.Log, "asn database reload failed, keeping the one in service until the file is replaced by a good one: %v", err)
 			}
 		}
 	}

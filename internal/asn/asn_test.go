@@ -2,11 +2,13 @@ package asn
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/newterms/newterms/internal/logx"
 )
 
 const (
@@ -311,30 +315,46 @@ func TestReload(t *testing.T) {
 	}
 }
 
-// The background check picks up a replaced file by itself.
+// The background check picks up a replaced file by itself. A bad
+// replacement is logged once, at error level, however many checks see it,
+// and a line says when a good file is back.
 func TestReloadInBackground(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "asn.mmdb")
 	writeDB(t, path, "GeoLite2-ASN", map[string]mmdbtype.Map{"1.1.1.0/24": mm(1, "Old")})
-	logs := make(chan string, 16)
-	db, err := Open(path, Options{ReloadInterval: 5 * time.Millisecond, Logf: func(f string, a ...any) {
-		select {
-		case logs <- f:
-		default:
-		}
+	logs := make(chan string, 64)
+	db, err := Open(path, Options{ReloadInterval: 5 * time.Millisecond, Log: func(l logx.Level, f string, a ...any) {
+		logs <- l.String() + ": " + fmt.Sprintf(f, a...)
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	writeDB(t, path, "GeoLite2-ASN", map[string]mmdbtype.Map{"1.1.1.0/24": mm(2, "New")})
-	select {
-	case msg := <-logs:
-		if !strings.Contains(msg, "reloaded") {
-			t.Fatalf("log: %s", msg)
+	next := func() string {
+		select {
+		case msg := <-logs:
+			return msg
+		case <-time.After(10 * time.Second):
+			t.Fatal("no log line within 10s")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no reload within 10s")
+		return ""
+	}
+	if err := os.WriteFile(path+".tmp", []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(path+".tmp", path)
+	if msg := next(); !strings.HasPrefix(msg, "error: asn database reload failed") {
+		t.Fatalf("bad replacement logged as %q", msg)
+	}
+	for start := db.checks.Load(); db.checks.Load() < start+5; {
+		runtime.Gosched()
+	}
+	writeDB(t, path, "GeoLite2-ASN", map[string]mmdbtype.Map{"1.1.1.0/24": mm(2, "New")})
+	if msg := next(); !strings.HasPrefix(msg, "info: asn database "+path+": the replacement is good again") {
+		t.Fatalf("after five more checks of the bad file: %q", msg)
+	}
+	if msg := next(); !strings.Contains(msg, "reloaded") {
+		t.Fatalf("log: %s", msg)
 	}
 	if info, _ := db.LookupString("1.1.1.1"); info.Number != 2 {
 		t.Errorf("after background reload: %+v", info)

@@ -20,6 +20,7 @@ import (
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
 	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/logx"
 	"github.com/newterms/newterms/internal/prefilter"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/seen"
@@ -29,8 +30,8 @@ import (
 type Options struct {
 	// LearnOnly records tuples and coverage without alerting (backfill).
 	LearnOnly bool
-	// Logf reports background events; nil discards.
-	Logf func(format string, args ...any)
+	// Log reports background events and failures; nil discards.
+	Log logx.Func
 	// Granularity overrides the seen state's last_seen granularity (tests).
 	Granularity func(time.Duration) time.Duration
 	// Store replaces the embedded pebble store under the seen state.
@@ -69,9 +70,6 @@ type worker struct {
 
 // New loads rules, opens the ASN database and the seen state.
 func New(cfg config.Config, opts Options) (*Engine, error) {
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
-	}
 	var extra []*rules.Rule
 	if cfg.Inline != nil {
 		extra = append(extra, cfg.Inline)
@@ -99,19 +97,19 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 		e.filter = nil
 	}
 	if cfg.ASNDatabase != "" {
-		if e.asn, err = asn.Open(cfg.ASNDatabase, asn.Options{ReloadInterval: cfg.ASNReloadInterval, Logf: opts.Logf}); err != nil {
+		if e.asn, err = asn.Open(cfg.ASNDatabase, asn.Options{ReloadInterval: cfg.ASNReloadInterval, Log: opts.Log}); err != nil {
 			return nil, err
 		}
 	} else {
 		for _, r := range set.Rules() {
 			if r.NeedsASN() {
-				opts.Logf("rule %q reads source.as.* but no asn_database is set: it cannot match or give tuples", r.Name)
+				opts.Log.Warnf("rule %q reads source.as.* but no asn_database is set: it cannot match or give tuples", r.Name)
 			}
 		}
 	}
 	e.state, err = seen.Open(seen.Options{
 		Dir: cfg.StateDir, CacheSize: cfg.CacheSize, NoLearning: !cfg.Learning,
-		Granularity: opts.Granularity, Logf: opts.Logf, Store: opts.Store,
+		Granularity: opts.Granularity, Log: opts.Log, Store: opts.Store,
 	})
 	if err != nil {
 		e.asn.Close()

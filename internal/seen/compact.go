@@ -91,9 +91,9 @@ func (s *State) compactLoop() {
 			start := time.Now()
 			n, err := s.Compact()
 			if err != nil {
-				s.opts.Logf("state compaction failed: %v", err)
+				s.opts.Log.Warnf("state compaction failed, tried again in %s: %v", s.opts.CompactInterval, err)
 			} else if n > 0 {
-				s.opts.Logf("state compaction removed %d expired tuples in %s", n, time.Since(start).Round(time.Millisecond))
+				s.opts.Log.Infof("state compaction removed %d expired tuples in %s", n, time.Since(start).Round(time.Millisecond))
 			}
 		}
 	}

@@ -92,7 +92,7 @@ func TestDamagedStateRefused(t *testing.T) {
 // setRaw writes one raw key into a closed state.
 func setRaw(t *testing.T, dir string, key []byte, val string) {
 	t.Helper()
-	p, err := openPebble(dir, func(string, ...any) {})
+	p, err := openPebble(dir, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/zeebo/xxh3"
+
+	"github.com/newterms/newterms/internal/logx"
 )
 
 // Rule is what the state needs to know of a rule.
@@ -63,10 +66,13 @@ type Options struct {
 	// CompactInterval is how often expired tuples are removed in the
 	// background; 0 means DefaultCompactInterval, negative never.
 	CompactInterval time.Duration
-	// Logf reports background work and its failures; nil discards.
-	Logf func(format string, args ...any)
+	// Log reports background work and failures; nil discards.
+	Log logx.Func
 	// Store replaces the embedded pebble store (Dir is then unused).
 	Store Store
+
+	fs          vfs.FS        // the embedded store's file system (tests)
+	reopenEvery time.Duration // pacing of reopens after a failure (tests)
 }
 
 const (
@@ -122,18 +128,18 @@ func Open(opts Options) (*State, error) {
 	if opts.CompactInterval == 0 {
 		opts.CompactInterval = DefaultCompactInterval
 	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
-	}
 	store := opts.Store
 	if store == nil {
-		p, err := openPebble(opts.Dir, opts.Logf)
+		p, err := openPebble(opts.Dir, opts.Log, opts.fs)
+		if opts.reopenEvery != 0 {
+			p.reopenEvery = opts.reopenEvery
+		}
 		if err != nil {
 			return nil, err
 		}
 		store = p
 	}
-	s := &State{store: store, opts: opts, rules: map[uint64]*ruleRecord{}, written: map[uint64]*ruleRecord{}}
+	s := &State{store: store, opts: opts}
 	if err := s.load(); err != nil {
 		store.Close()
 		return nil, err
@@ -163,6 +169,9 @@ func Open(opts Options) (*State, error) {
 
 // load checks the format and reads rule records and the outbox position.
 func (s *State) load() error {
+	s.rules, s.written = map[uint64]*ruleRecord{}, map[uint64]*ruleRecord{}
+	s.outboxCount.Store(0)
+	s.outboxBytes.Store(0)
 	v, found, err := s.store.Get(formatKey)
 	if err != nil {
 		return fmt.Errorf("state: read format: %w", err)
@@ -250,15 +259,42 @@ type Batch struct {
 	rules     map[uint64]*ruleRecord
 	alerts    [][]byte
 	buf, key  []byte // scratch
+	err       error  // the store is out of service
 	Counters  Counters
 }
 
 // Begin starts a batch; until Commit or Abort, other batches wait. A
 // learn-only batch records tuples and coverage but decides nothing novel
-// (a backfill).
+// (a backfill). When the store is out of service (see heal), the batch's
+// Check and Commit return the error.
 func (s *State) Begin(learnOnly bool) *Batch {
 	s.mu.Lock()
-	return &Batch{s: s, learnOnly: learnOnly, pending: map[entryKey]*entry{}, rules: map[uint64]*ruleRecord{}}
+	return &Batch{s: s, learnOnly: learnOnly, pending: map[entryKey]*entry{}, rules: map[uint64]*ruleRecord{}, err: s.heal()}
+}
+
+// healer is a store that can be taken out of service by a failure it
+// cannot go on from, and reopened.
+type healer interface {
+	heal() (reopened bool, err error)
+}
+
+// heal reopens a failed store (under mu). A commit that failed may or may
+// not have reached the disk, so what the state keeps in memory is read
+// again, and the cache, which may lack its writes, is emptied.
+func (s *State) heal() error {
+	h, ok := s.store.(healer)
+	if !ok {
+		return nil
+	}
+	reopened, err := h.heal()
+	if err != nil || !reopened {
+		return err
+	}
+	s.cache.Clear()
+	if err := s.load(); err != nil {
+		return fmt.Errorf("state: reopened: %w", err)
+	}
+	return nil
 }
 
 // rule returns the batch's working copy of a rule's record.
@@ -280,6 +316,9 @@ const noTime = int64(-1 << 63)
 // Check decides on one tuple of a rule for an event at time t, and records
 // it. Tuples repeated within the batch see the batch's own records.
 func (b *Batch) Check(r Rule, tuple []string, t time.Time, eventID string) (Decision, error) {
+	if b.err != nil {
+		return Known, b.err
+	}
 	ms := t.UnixMilli()
 	rh := ruleHash(r.Key)
 	th, buf := tupleHash(b.buf, tuple)
@@ -435,6 +474,9 @@ func (b *Batch) Commit() error {
 		return ErrDone
 	}
 	defer b.finish()
+	if b.err != nil {
+		return b.err
+	}
 	if b.Empty() {
 		for rh, rec := range b.rules {
 			s.rules[rh] = rec

@@ -233,7 +233,7 @@ func TestFormat(t *testing.T) {
 
 	// Data without a marker.
 	dir2 := t.TempDir()
-	p, err := openPebble(dir2, func(string, ...any) {})
+	p, err := openPebble(dir2, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
