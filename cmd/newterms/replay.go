@@ -60,7 +60,9 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(tmp)
 		cfg.StateDir = tmp
 	}
-	logf := func(_ logx.Level, format string, a ...any) { fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...) }
+	logf := func(_ logx.Level, format string, a ...any) {
+		fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...)
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(seen.HeapShare(cfg.CacheSize))
 	}
