@@ -234,10 +234,16 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	if !ok {
 		return output.FLB_OK
 	}
+	// Exit is bounded in every state of the sender: it stops at once when
+	// told, and the last delivery attempt has exitFlushTimeout.
 	in.stop()
-	<-in.done
-	if n, err := in.sender.Flush(exitFlushTimeout); err != nil {
-		in.logf(C.NT_LOG_WARN, "at exit: %d alerts delivered; %v; the rest go out at the next start", n, err)
+	select {
+	case <-in.done:
+		if n, err := in.sender.Flush(exitFlushTimeout); err != nil {
+			in.logf(C.NT_LOG_WARN, "at exit: %d alerts delivered; %v; the rest go out at the next start", n, err)
+		}
+	case <-time.After(exitFlushTimeout):
+		in.logf(C.NT_LOG_ERROR, "at exit: the alert sender did not stop within %s; undelivered alerts go out at the next start", exitFlushTimeout)
 	}
 	st := in.eng.Stats()
 	in.logf(C.NT_LOG_INFO, "exit: %d records, %d events, %d alerts, %d suppressed while learning", st.Records, st.Events, st.Alerts, st.SuppressedLearning)

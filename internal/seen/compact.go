@@ -1,6 +1,7 @@
 package seen
 
 import (
+	"errors"
 	"time"
 )
 
@@ -10,7 +11,13 @@ const compactChunk = 1024
 
 // Compact deletes the tuples idle longer than their rule's window, relative
 // to the rule's high-water event time, and returns how many it deleted.
-func (s *State) Compact() (int, error) {
+func (s *State) Compact() (int, error) { return s.compact(nil) }
+
+// errStopped ends a background compaction at Close: a scan of millions of
+// tuples must not hold up the exit.
+var errStopped = errors.New("stopped")
+
+func (s *State) compact(stop <-chan struct{}) (int, error) {
 	s.mu.Lock()
 	type ruleExpiry struct {
 		rh             uint64
@@ -27,12 +34,22 @@ func (s *State) Compact() (int, error) {
 	removed := 0
 	for _, r := range todo {
 		var expired [][]byte
+		stopped := false
 		err := s.store.Scan(tuplePrefix(r.rh), func(k, v []byte) bool {
 			if _, last, err := decodeTimes(v); err == nil && last < r.before {
 				expired = append(expired, append([]byte(nil), k...))
 			}
-			return true
+			select {
+			case <-stop:
+				stopped = true
+				return false
+			default:
+				return true
+			}
 		})
+		if err == nil && stopped {
+			err = errStopped
+		}
 		if err != nil {
 			return removed, err
 		}
@@ -89,7 +106,10 @@ func (s *State) compactLoop() {
 			return
 		case <-t.C:
 			start := time.Now()
-			n, err := s.Compact()
+			n, err := s.compact(s.stop)
+			if errors.Is(err, errStopped) {
+				return
+			}
 			if err != nil {
 				s.opts.Log.Warnf("state compaction failed, tried again in %s: %v", s.opts.CompactInterval, err)
 			} else if n > 0 {

@@ -187,3 +187,22 @@ func TestMinFree(t *testing.T) {
 		t.Errorf("after space returned: %v, want novel (the refused commit wrote nothing)", d)
 	}
 }
+
+// A background compaction stops at Close without finishing its scan: at
+// millions of tuples the scan alone takes seconds, and the exit is bounded.
+func TestCompactStops(t *testing.T) {
+	s := openT(t, t.TempDir(), func(o *Options) { o.NoLearning = true })
+	defer s.Close()
+	for i := range 50 {
+		check(t, s, tenDays, []string{fmt.Sprint("old", i)}, t0, false)
+	}
+	check(t, s, tenDays, []string{"now"}, t0.Add(30*24*time.Hour), false)
+	stop := make(chan struct{})
+	close(stop)
+	if n, err := s.compact(stop); !errors.Is(err, errStopped) || n != 0 {
+		t.Fatalf("stopped compaction removed %d, %v", n, err)
+	}
+	if n, err := s.Compact(); err != nil || n != 50 {
+		t.Fatalf("compaction removed %d, %v; want 50", n, err)
+	}
+}
