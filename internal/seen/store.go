@@ -1,6 +1,7 @@
 package seen
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +24,10 @@ type Store interface {
 	// Scan calls fn for each key with the prefix, in key order, until fn
 	// returns false. Key and value are valid only during the call.
 	Scan(prefix []byte, fn func(key, val []byte) bool) error
+	// ScanFrom is Scan from the first key at or after start: a reader that
+	// resumes where it stopped seeks past what it read, and past the
+	// deletion tombstones there, instead of stepping over them.
+	ScanFrom(prefix, start []byte, fn func(key, val []byte) bool) error
 	Close() error
 }
 
@@ -153,7 +158,19 @@ func (p *pebbleStore) Apply(w *Writes) error {
 }
 
 func (p *pebbleStore) Scan(prefix []byte, fn func(key, val []byte) bool) error {
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	return p.ScanFrom(prefix, prefix, fn)
+}
+
+func (p *pebbleStore) ScanFrom(prefix, start []byte, fn func(key, val []byte) bool) error {
+	lower := prefix
+	if bytes.Compare(start, prefix) > 0 {
+		lower = start
+	}
+	upper := prefixEnd(prefix)
+	if upper != nil && bytes.Compare(lower, upper) >= 0 {
+		return nil
+	}
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
