@@ -43,9 +43,13 @@ func (s *memStore) Apply(w *seen.Writes) error {
 }
 
 func (s *memStore) Scan(prefix []byte, fn func(k, v []byte) bool) error {
+	return s.ScanFrom(prefix, prefix, fn)
+}
+
+func (s *memStore) ScanFrom(prefix, start []byte, fn func(k, v []byte) bool) error {
 	var keys []string
 	for k := range s.m {
-		if strings.HasPrefix(k, string(prefix)) {
+		if strings.HasPrefix(k, string(prefix)) && k >= string(start) {
 			keys = append(keys, k)
 		}
 	}

@@ -104,7 +104,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	}
 	in.sender, err = forward.New(in.eng.State(), forward.Options{
 		Address: cfg.ForwardAddress, SharedKey: cfg.ForwardSharedKey, Tag: cfg.AlertTag,
-		Logf: func(f string, a ...any) { in.logf(C.NT_LOG_WARN, f, a...) },
+		Log: in.log,
 	})
 	if err != nil {
 		in.eng.Close()

@@ -14,11 +14,7 @@ import (
 
 func state(t *testing.T, n int) *seen.State {
 	t.Helper()
-	s, err := seen.Open(seen.Options{Dir: t.TempDir(), CompactInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, _ := openState(t, t.TempDir())
 	b := s.Begin(false)
 	for i := range n {
 		sev := []string{"high", "low"}[i%2]

@@ -1,6 +1,8 @@
 package seen
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -270,8 +272,19 @@ func (p *pebbleStore) checkSpace() error {
 }
 
 func (p *pebbleStore) Scan(prefix []byte, fn func(key, val []byte) bool) error {
+	return p.ScanFrom(prefix, prefix, fn)
+}
+
+func (p *pebbleStore) ScanFrom(prefix, start []byte, fn func(key, val []byte) bool) error {
+	lower, upper := prefix, prefixEnd(prefix)
+	if bytes.Compare(start, prefix) > 0 {
+		lower = start
+	}
+	if upper != nil && bytes.Compare(lower, upper) >= 0 {
+		return nil
+	}
 	return p.call(func(db *pebble.DB) error {
-		it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
 			return err
 		}
@@ -287,6 +300,15 @@ func (p *pebbleStore) Scan(prefix []byte, fn func(key, val []byte) bool) error {
 		}
 		return it.Error()
 	})
+}
+
+// deleteRangeNoSync and compact serve the outbox (see State.Delivered).
+func (p *pebbleStore) deleteRangeNoSync(start, end []byte) error {
+	return p.call(func(db *pebble.DB) error { return db.DeleteRange(start, end, pebble.NoSync) })
+}
+
+func (p *pebbleStore) compact(ctx context.Context, start, end []byte) error {
+	return p.call(func(db *pebble.DB) error { return db.Compact(ctx, start, end, false) })
 }
 
 // heal reopens a store that failed: at most once per reopenEvery, once

@@ -11,6 +11,10 @@ type Store interface {
 	// Scan calls fn for each key with the prefix, in key order, until fn
 	// returns false. Key and value are valid only during the call.
 	Scan(prefix []byte, fn func(key, val []byte) bool) error
+	// ScanFrom is Scan from the first key at or after start: a reader that
+	// resumes where it stopped seeks past what it read, and past the
+	// deletion tombstones there, instead of stepping over them.
+	ScanFrom(prefix, start []byte, fn func(key, val []byte) bool) error
 	Close() error
 }
 

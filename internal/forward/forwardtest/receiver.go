@@ -1,6 +1,6 @@
 // Package forwardtest is a Forward-protocol receiver for tests: it speaks
 // in_forward's side of the protocol, acks included, and can refuse, drop
-// connections, ack late, or demand a shared-key handshake.
+// connections, ack late or never, stall, or demand a shared-key handshake.
 package forwardtest
 
 import (
@@ -27,8 +27,20 @@ type Options struct {
 	DropFirst int
 	// AckDelay delays every ack.
 	AckDelay time.Duration
+	// NoAck reads and keeps messages but never acks them: an in_forward
+	// being replaced by a hot reload.
+	NoAck bool
+	// Stall accepts connections and then neither reads nor writes: a hung
+	// receiver. With SharedKey, the handshake hangs (no HELO).
+	Stall bool
 	// SharedKey demands the HELO/PING/PONG handshake.
 	SharedKey string
+	// Discard counts records without keeping them (Records stays empty),
+	// for benchmarks of many records.
+	Discard bool
+	// Progress, when set, is called after each message with the number of
+	// records received so far.
+	Progress func(total int)
 }
 
 // Receiver listens on a unix socket or TCP address.
@@ -37,9 +49,11 @@ type Receiver struct {
 	opts    Options
 	mu      sync.Mutex
 	records []Record
+	count   int
 	conns   int
 	open    map[net.Conn]bool
-	got     chan struct{}
+	got     chan struct{} // a record or a connection arrived
+	closed  chan struct{}
 	wg      sync.WaitGroup
 }
 
@@ -49,7 +63,7 @@ func Listen(network, addr string, opts Options) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Receiver{ln: ln, opts: opts, got: make(chan struct{}, 1), open: map[net.Conn]bool{}}
+	r := &Receiver{ln: ln, opts: opts, got: make(chan struct{}, 1), closed: make(chan struct{}), open: map[net.Conn]bool{}}
 	r.wg.Add(1)
 	go r.accept()
 	return r, nil
@@ -67,6 +81,7 @@ func (r *Receiver) accept() {
 		drop := r.conns <= r.opts.DropFirst
 		r.open[c] = true
 		r.mu.Unlock()
+		r.signal()
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -76,8 +91,19 @@ func (r *Receiver) accept() {
 				delete(r.open, c)
 				r.mu.Unlock()
 			}()
+			if r.opts.Stall {
+				<-r.closed
+				return
+			}
 			r.serve(c, drop)
 		}()
+	}
+}
+
+func (r *Receiver) signal() {
+	select {
+	case r.got <- struct{}{}:
+	default:
 	}
 }
 
@@ -87,38 +113,64 @@ func (r *Receiver) serve(c net.Conn, drop bool) {
 		return
 	}
 	for {
-		msg, err := rd.ReadIntf()
+		// Read piecewise rather than with ReadIntf: Discard then skips
+		// the records undecoded, so that a benchmark measures the sender.
+		size, err := rd.ReadArrayHeader()
+		if err != nil || size < 2 {
+			return
+		}
+		tag, err := rd.ReadString()
 		if err != nil {
 			return
 		}
-		m, ok := msg.([]any)
-		if !ok || len(m) < 2 {
+		n, err := rd.ReadArrayHeader()
+		if err != nil {
 			return
 		}
-		tag, _ := m[0].(string)
-		entries, _ := m[1].([]any)
-		r.mu.Lock()
-		for _, e := range entries {
-			pair, _ := e.([]any)
-			if len(pair) == 2 {
+		var recs []Record
+		got := 0
+		for range n {
+			if r.opts.Discard {
+				if err := rd.Skip(); err != nil {
+					return
+				}
+				got++
+				continue
+			}
+			e, err := rd.ReadIntf()
+			if err != nil {
+				return
+			}
+			if pair, _ := e.([]any); len(pair) == 2 {
 				rec, _ := pair[1].(map[string]any)
-				r.records = append(r.records, Record{Tag: tag, Record: rec})
+				recs = append(recs, Record{Tag: tag, Record: rec})
+				got++
 			}
 		}
-		r.mu.Unlock()
-		select {
-		case r.got <- struct{}{}:
-		default:
+		var opt map[string]any
+		for i := uint32(2); i < size; i++ {
+			v, err := rd.ReadIntf()
+			if err != nil {
+				return
+			}
+			if m, ok := v.(map[string]any); ok && i == 2 {
+				opt = m
+			}
 		}
+		r.mu.Lock()
+		r.count += got
+		r.records = append(r.records, recs...)
+		total := r.count
+		r.mu.Unlock()
+		if r.opts.Progress != nil {
+			r.opts.Progress(total)
+		}
+		r.signal()
 		if drop {
 			return
 		}
-		if len(m) < 3 {
-			continue
-		}
-		opt, _ := m[2].(map[string]any)
 		chunk, ok := opt["chunk"].(string)
-		if !ok {
+		if !ok || r.opts.NoAck {
 			continue
 		}
 		time.Sleep(r.opts.AckDelay)
@@ -176,19 +228,43 @@ func (r *Receiver) Records() []Record {
 	return append([]Record(nil), r.records...)
 }
 
+// Count is the number of records received so far, kept or not.
+func (r *Receiver) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
+}
+
+// Conns is the number of connections accepted so far.
+func (r *Receiver) Conns() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns
+}
+
 // WaitFor blocks until at least n records arrived or the timeout passed,
 // and reports whether they did.
 func (r *Receiver) WaitFor(n int, timeout time.Duration) bool {
+	return r.wait(func() bool { return r.Count() >= n }, timeout)
+}
+
+// WaitConns blocks until at least n connections were accepted or the
+// timeout passed, and reports whether they were.
+func (r *Receiver) WaitConns(n int, timeout time.Duration) bool {
+	return r.wait(func() bool { return r.Conns() >= n }, timeout)
+}
+
+func (r *Receiver) wait(done func() bool, timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		if len(r.Records()) >= n {
+		if done() {
 			return true
 		}
 		select {
 		case <-r.got:
 		case <-deadline.C:
-			return len(r.Records()) >= n
+			return done()
 		}
 	}
 }
@@ -197,6 +273,11 @@ func (r *Receiver) WaitFor(n int, timeout time.Duration) bool {
 func (r *Receiver) Close() {
 	r.ln.Close()
 	r.mu.Lock()
+	select {
+	case <-r.closed:
+	default:
+		close(r.closed)
+	}
 	for c := range r.open {
 		c.Close()
 	}
