@@ -25,7 +25,7 @@ func sharedDir(t testing.TB, sub string) string {
 // Fields of Elastic's expected output that the mapping spec leaves out of
 // scope: Elasticsearch-side enrichment (geo, user_agent parsing, ingest
 // times), the actor/target entity fields, tags, and the pipeline-version
-// drift of cloud.service.name / service.name (spec §9).
+// drift of cloud.service.name / service.name (docs/cloudtrail-ecs.md, older pipelines).
 var outOfScope = []string{
 	"source.geo", "user_agent.device", "user_agent.name", "user_agent.os", "user_agent.version",
 	"event.created", "event.ingested", "event.original", "tags", "error",
@@ -34,7 +34,7 @@ var outOfScope = []string{
 	"source.as", // filled by enrichment, not by normalization
 }
 
-// Fields we add that some expected files predate (spec §9) or that
+// Fields we add that some expected files predate (docs/cloudtrail-ecs.md, older pipelines) or that
 // Elasticsearch sets from the data stream rather than the pipeline.
 var ourExtras = []string{"cloud.provider", "event.dataset", "data_stream.dataset"}
 
@@ -152,7 +152,7 @@ func compareDoc(t *testing.T, file string, got, want map[string]any) {
 			t.Errorf("%s: missing, want %s", path, wv)
 		case path == "related.user" && file == "test-get-caller-identity-json.log":
 			// That expected file is from the intermediate pipeline era,
-			// before user.id joined related.user (spec §9): a subset.
+			// before user.id joined related.user (docs/cloudtrail-ecs.md, older pipelines): a subset.
 			if !subset(wv, gv) {
 				t.Errorf("%s = %s, want a superset of %s", path, gv, wv)
 			}

@@ -283,7 +283,7 @@ func (d *Decoder) unbase64(data []byte, depth int, at *loc) ([]byte, bool) {
 	return lv.buf, true
 }
 
-// value classifies one parsed JSON value by its shape (spec/cloudtrail-envelopes.md).
+// value classifies one parsed JSON value by its shape (docs/envelopes.md).
 func (d *Decoder) value(v *fastjson.Value, raw []byte, depth int, at *loc) {
 	switch v.Type() {
 	case fastjson.TypeArray:

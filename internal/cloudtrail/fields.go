@@ -8,8 +8,8 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// The mapping follows ../shared/spec/cloudtrail-ecs-mapping.md (Elastic's
-// newest CloudTrail pipeline). Section numbers below refer to it.
+// The mapping is Elastic's CloudTrail pipeline as docs/cloudtrail-ecs.md
+// lays it out.
 
 type fieldDef struct {
 	get   Getter
@@ -247,7 +247,7 @@ func userID(e *Event, dst []Value) []Value {
 	return dst
 }
 
-// name computes user.name (§3 steps 2, 5 and 10).
+// name computes user.name (docs/cloudtrail-ecs.md, user identity).
 func (e *Event) name() (string, bool) {
 	switch e.identityType() {
 	case "AssumedRole", "FederatedUser":
@@ -279,7 +279,7 @@ func userEmail(e *Event, dst []Value) []Value {
 }
 
 // sessionName is the last path segment of an assumed-role or federated-user
-// ARN in the aws or aws-us-gov partition (§3 step 7).
+// ARN in the aws or aws-us-gov partition (docs/cloudtrail-ecs.md, user identity).
 func (e *Event) sessionName() (string, bool) {
 	switch e.identityType() {
 	case "AssumedRole", "FederatedUser":
@@ -387,7 +387,7 @@ func tlsVersion(protocol bool) Getter {
 	}
 }
 
-// javaString renders a payload object as Painless Map.toString does (§5).
+// javaString renders a payload object as Painless Map.toString does (docs/cloudtrail-ecs.md, payloads).
 func javaString(key string) Getter {
 	return func(e *Event, dst []Value) []Value {
 		v := e.get(key)

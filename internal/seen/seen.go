@@ -4,7 +4,7 @@
 // documents written in the same commit as the state change that caused
 // them.
 //
-// Semantics (by event time, as ../shared/DESIGN.md states them): a tuple is
+// Semantics (by event time, as docs/design.md states them): a tuple is
 // novel when it has no record, or the event is more than the window after
 // the record's last_seen. An older, out-of-order event is never novel; it
 // moves first_seen back. last_seen is rewritten only when it moves by more

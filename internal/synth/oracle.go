@@ -17,7 +17,7 @@ type Alert struct {
 
 // Expected is the oracle: it computes the alerts of the two seed rules
 // (conf/rules: the web identity's role, or subject, with source.as.number
-// in a 10-day window) by brute force from the semantics of DESIGN.md over
+// in a 10-day window) by brute force from the semantics of docs/design.md over
 // the whole history, processed in stream order: a tuple is novel when the
 // latest earlier event with it is more than a window before (or there is
 // none), and a rule alerts once its earliest matching event lies a whole
