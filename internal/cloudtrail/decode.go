@@ -385,6 +385,9 @@ func (d *Decoder) nestedText(v *fastjson.Value, key string, depth int, at *loc) 
 		return
 	}
 	b, _ := s.StringBytes()
+	if depth+1 < maxNesting {
+		d.levels[depth+1].b64 = false // b is a string, not base64 output: the flag is left from an earlier payload
+	}
 	d.text(b, depth+1, at)
 }
 
