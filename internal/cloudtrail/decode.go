@@ -362,6 +362,10 @@ func (d *Decoder) value(v *fastjson.Value, raw []byte, depth int, at *loc) {
 func (d *Decoder) each(o *fastjson.Object, key string, depth int, at *loc, fn func(*fastjson.Value, *loc)) {
 	at = &loc{parent: at, key: key}
 	v := o.Get(key)
+	if v == nil {
+		d.fail(ErrType, at, "want an array, got nothing")
+		return
+	}
 	if v.Type() != fastjson.TypeArray {
 		d.fail(ErrType, at, "want an array, got %s", v.Type())
 		return
