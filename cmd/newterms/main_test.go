@@ -5,11 +5,14 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/newterms/newterms/internal/synth"
 )
 
 const events = "../../testdata/cloudtrail/events.ndjson"
@@ -253,4 +256,67 @@ func TestSampleGenerated(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Error("testdata/cloudtrail/sample.ndjson.gz differs from its generator's output: run go generate ./internal/synth")
 	}
+}
+
+// Records in Firehose envelopes, base64 as Firehose sends them, give with
+// the default prefilter the alerts the same records give unwrapped. The
+// requests mix the forms, so that one decoder meets them in turn.
+func TestReplayFirehose(t *testing.T) {
+	const sample = "../../testdata/cloudtrail/sample.ndjson.gz"
+	db := "../../testdata/asn/GeoLite2-ASN-Test.mmdb"
+	f, err := os.Open(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
+	forms := []func(recs [][]byte) []byte{
+		func(recs [][]byte) []byte { return synth.Firehose(each(recs, synth.Base64)...) },
+		func(recs [][]byte) []byte {
+			return synth.Firehose(each(recs, func(r []byte) []byte { return synth.Base64(synth.Gzip(r)) })...)
+		},
+		// A Lambda transform fed by a CloudWatch Logs subscription.
+		func(recs [][]byte) []byte {
+			return synth.FirehoseTransform(synth.Base64(synth.Gzip(synth.CloudWatchLogs(recs...))))
+		},
+	}
+	var wrapped bytes.Buffer
+	for i := 0; i < len(recs); i += 50 {
+		wrapped.Write(forms[i/50%len(forms)](recs[i:min(i+50, len(recs))]))
+		wrapped.WriteByte('\n')
+	}
+	firehose := filepath.Join(t.TempDir(), "firehose.ndjson")
+	if err := os.WriteFile(firehose, wrapped.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, want, errs := runCLI(t, "", "replay", "--rules", "../../conf/rules", "--asn-db", db, sample)
+	var skipped int
+	fmt.Sscanf(errs, "records 4000 (%d skipped by the prefilter)", &skipped)
+	if code != 0 || skipped == 0 || strings.Count(want, "\n") < 10 {
+		t.Fatalf("unwrapped: exit %d, %d skipped, %d alerts: %s", code, skipped, strings.Count(want, "\n"), errs)
+	}
+	code, got, errs := runCLI(t, "", "replay", "--rules", "../../conf/rules", "--asn-db", db, firehose)
+	if code != 0 || !strings.Contains(errs, fmt.Sprintf("events %d,", len(recs))) {
+		t.Fatalf("firehose: exit %d: %s", code, errs)
+	}
+	if got != want {
+		t.Errorf("firehose: %d alerts, unwrapped %d; summary: %s", strings.Count(got, "\n"), strings.Count(want, "\n"), errs)
+	}
+}
+
+func each(recs [][]byte, f func([]byte) []byte) [][]byte {
+	out := make([][]byte, len(recs))
+	for i, r := range recs {
+		out[i] = f(r)
+	}
+	return out
 }

@@ -362,6 +362,10 @@ func (d *Decoder) value(v *fastjson.Value, raw []byte, depth int, at *loc) {
 func (d *Decoder) each(o *fastjson.Object, key string, depth int, at *loc, fn func(*fastjson.Value, *loc)) {
 	at = &loc{parent: at, key: key}
 	v := o.Get(key)
+	if v == nil {
+		d.fail(ErrType, at, "want an array, got nothing")
+		return
+	}
 	if v.Type() != fastjson.TypeArray {
 		d.fail(ErrType, at, "want an array, got %s", v.Type())
 		return
@@ -385,6 +389,9 @@ func (d *Decoder) nestedText(v *fastjson.Value, key string, depth int, at *loc) 
 		return
 	}
 	b, _ := s.StringBytes()
+	if depth+1 < maxNesting {
+		d.levels[depth+1].b64 = false // b is a string, not base64 output: the flag is left from an earlier payload
+	}
 	d.text(b, depth+1, at)
 }
 

@@ -242,6 +242,7 @@ func TestBadInput(t *testing.T) {
 		{"number", []byte(`[42]`), 0, 0, []ErrorKind{ErrShape}, "[0]"},
 		{"unknown object", []byte(`{"foo":1,"bar":2}`), 0, 0, []ErrorKind{ErrShape}, ""},
 		{"records not array", []byte(`{"Records":{"a":1}}`), 0, 0, []ErrorKind{ErrType}, "Records"},
+		{"no log events", []byte(`{"messageType":"DATA_MESSAGE"}`), 0, 0, []ErrorKind{ErrType}, "logEvents"},
 		{"message not string", []byte(`{"messageType":"DATA_MESSAGE","logEvents":[{"message":5}]}`), 0, 0, []ErrorKind{ErrType}, "logEvents[0].message"},
 		{"unknown message type", []byte(`{"messageType":"OTHER","logEvents":[]}`), 0, 0, []ErrorKind{ErrShape}, "messageType"},
 		{"eventbridge not cloudtrail", []byte(`{"detail-type":"EC2 Instance State-change Notification","detail":{"state":"running"}}`), 0, 0, []ErrorKind{ErrShape}, "detail"},

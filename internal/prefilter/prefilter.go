@@ -19,8 +19,23 @@
 //
 // Exactness: literals are only taken from fields whose values are copied
 // verbatim from the record, and never numbers, booleans, or text JSON
-// escapes. Records the bytes could hide a literal in always pass: text
-// that is not JSON (base64, gzip), and JSON holding \u or \/ escapes.
+// escapes. Records whose bytes could hide a literal always pass:
+//
+//   - text that is not JSON: base64 or gzip, which the decoder opens;
+//   - JSON in which a key the decoder opens as text of its own (data,
+//     message, Message, CloudTrailEvent: the Lambda awslogs.data, Firehose
+//     records[].data, CloudWatch Logs logEvents[].message, SNS Message,
+//     lookup-events' CloudTrailEvent) holds a string that could be base64,
+//     of JSON or of gzip. The scan stops at these keys as at literals, so
+//     a record without them costs nothing more;
+//   - JSON holding \u or \/ after any backslashes, which could spell
+//     anything at some depth of JSON in a string.
+//
+// JSON held in a string (a CloudWatch Logs message, an SNS Message, a
+// CloudTrailEvent) needs no rule of its own: its quotes come escaped, \",
+// so each of its values still follows a quote, and the escapes that could
+// hide a literal are the ones above. Gzip cannot sit in a JSON string
+// unencoded (its bytes are not UTF-8), so it is always under base64.
 package prefilter
 
 import (
@@ -51,8 +66,18 @@ type Filter struct {
 
 type literal struct {
 	text string
-	id   int
+	id   int // envelopeKey: not a rule's literal
 }
+
+// envelopeKeys are the keys whose string values the decoder opens as text
+// of their own (cloudtrail's nestedText): CloudWatch Logs logEvents[].message,
+// the Lambda awslogs.data and Firehose records[].data, lookup-events'
+// CloudTrailEvent, SNS Message. A value there that is not JSON text may be
+// base64, of JSON or gzip, that no scan of the raw bytes can see into.
+var envelopeKeys = []string{"data", "message", "Message", "CloudTrailEvent"}
+
+// envelopeKey is the id of the envelope keys among the literals.
+const envelopeKey = -1
 
 // nibbles are the Teddy tables of the vector scan (scan_amd64.s): for the
 // k-th byte after a quote (k = 1..3), lo[k] and hi[k] map a nibble to the
@@ -116,17 +141,7 @@ func Build(set *rules.Set) (*Filter, Report) {
 					ids[l] = id
 					f.n++
 					if l.AtStart {
-						k := key(l.Text)
-						if f.slot[k] == 0 {
-							f.starts = append(f.starts, nil)
-							f.slot[k] = uint16(len(f.starts))
-						}
-						// One bucket per first two bytes, shared round
-						// robin: the vector scan then only stops where
-						// a known pair could begin.
-						f.nib.add(l.Text, int(f.slot[k]-1)%8)
-						f.starts[f.slot[k]-1] = append(f.starts[f.slot[k]-1], literal{l.Text, id})
-						f.first2[k/64] |= 1 << (k % 64)
+						f.addStart(literal{l.Text, id})
 					} else {
 						f.subs = append(f.subs, literal{l.Text, id})
 					}
@@ -150,8 +165,65 @@ func Build(set *rules.Set) (*Filter, Report) {
 		}
 		return nil, rep
 	}
+	for _, k := range envelopeKeys {
+		f.addStart(literal{k, envelopeKey})
+	}
+	f.fillBuckets()
 	rep.Enabled = true
 	return f, rep
+}
+
+// fillBuckets puts the literals of each first two bytes in one of the
+// vector scan's eight buckets, the one whose stops it adds the fewest to:
+// a bucket lets through every byte whose two nibbles it holds, so unlike
+// literals sharing one pass triples neither begins with ("sig" and "mes"
+// pass "ses"). Shared round robin, the seed rules and the envelope keys
+// stopped the scan at every "session".
+func (f *Filter) fillBuckets() {
+	var alone [8]nibbles // each bucket's literals in bucket 0 of a table
+	for _, lits := range f.starts {
+		best, least := 0, -1
+		for b := range alone {
+			t := alone[b]
+			for _, l := range lits {
+				t.add(l.text, 0)
+			}
+			if more := passes(&t) - passes(&alone[b]); least < 0 || more < least {
+				best, least = b, more
+			}
+		}
+		for _, l := range lits {
+			alone[best].add(l.text, 0)
+			f.nib.add(l.text, best)
+		}
+	}
+}
+
+// passes counts the triples of printable bytes bucket 0 of t lets through.
+func passes(t *nibbles) int {
+	n := 1
+	for k := range 3 {
+		c := 0
+		for ch := 0x20; ch < 0x7f; ch++ {
+			if t[2*k][ch&15]&1 != 0 && t[2*k+1][ch>>4]&1 != 0 {
+				c++
+			}
+		}
+		n *= c
+	}
+	return n
+}
+
+// addStart files a literal that begins a JSON string under its first two
+// bytes.
+func (f *Filter) addStart(l literal) {
+	k := key(l.text)
+	if f.slot[k] == 0 {
+		f.starts = append(f.starts, nil)
+		f.slot[k] = uint16(len(f.starts))
+	}
+	f.starts[f.slot[k]-1] = append(f.starts[f.slot[k]-1], l)
+	f.first2[k/64] |= 1 << (k % 64)
 }
 
 func placement(field string) kql.Placement {
@@ -245,11 +317,86 @@ func (f *Filter) startsAt(b []byte, found func(int) bool) bool {
 		return false
 	}
 	for _, l := range f.starts[f.slot[k]-1] {
-		if bytes.HasPrefix(b, []byte(l.text)) && found(l.id) {
+		if !bytes.HasPrefix(b, []byte(l.text)) {
+			continue
+		}
+		if l.id == envelopeKey {
+			if encodedValue(b[len(l.text):]) {
+				return true
+			}
+		} else if found(l.id) {
 			return true
 		}
 	}
 	return false
+}
+
+// encodedValue reports whether b, which follows a quote and an envelope
+// key's name, could be the rest of that key and a string value that the
+// decoder takes for base64. False when the name goes on ("database"), is
+// a value ("bucketName":"data"), holds a non-string or JSON text (searched
+// where it is, like the record), or text that is not base64
+// ("HIDDEN_DUE_TO_SECURITY_REASONS"). Inside JSON that is itself in a
+// string, quotes and whitespace come escaped; an escape it cannot place
+// answers true, and \u and \/, which could spell anything, make hidden
+// pass the record anyway.
+func encodedValue(b []byte) bool {
+	i := 0
+	for i < len(b) && b[i] == '\\' {
+		i++
+	}
+	if i == len(b) || b[i] != '"' {
+		return false
+	}
+	colon := false
+	for i++; i < len(b); i++ {
+		switch c := b[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case ':':
+			if colon {
+				return false
+			}
+			colon = true
+		case '\\':
+			for i < len(b) && b[i] == '\\' {
+				i++
+			}
+			switch {
+			case i == len(b):
+				return true
+			case b[i] == '"':
+				return colon && base64Text(b[i+1:])
+			case b[i] != 'n' && b[i] != 't' && b[i] != 'r':
+				return true
+			}
+		case '"':
+			return colon && base64Text(b[i+1:])
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// base64Text reports whether a string's text, b on, could be base64 once
+// the decoder has trimmed its spaces: base64 characters up to the closing
+// quote, or an escape. Bytes past ASCII may be Unicode spaces.
+func base64Text(b []byte) bool {
+	seen := false
+	for _, c := range b {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/', c == '=':
+			seen = true
+		case c == '"':
+			return seen
+		case c == '\\':
+			return true
+		case c == ' ', c == '\t', c == '\n', c == '\r', c == '\v', c == '\f', c >= 0x80:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func satisfied(clauses [][]int, present *[maxLiterals / 64]uint64) bool {
@@ -268,7 +415,9 @@ func satisfied(clauses [][]int, present *[maxLiterals / 64]uint64) bool {
 	return true
 }
 
-// hidden reports escapes that could spell a literal's characters.
+// hidden reports escapes that could spell a literal's characters: \u or
+// \/ after any number of backslashes, since in JSON held in a string
+// (an SNS Message, a CloudTrailEvent) the inner text's \u reads \\u.
 func hidden(raw []byte) bool {
 	for b := raw; ; {
 		i := bytes.IndexByte(b, '\\')
@@ -278,6 +427,6 @@ func hidden(raw []byte) bool {
 		if c := b[i+1]; c == 'u' || c == '/' {
 			return true
 		}
-		b = b[i+2:]
+		b = b[i+1:]
 	}
 }

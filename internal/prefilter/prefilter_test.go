@@ -1,8 +1,15 @@
 package prefilter
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +95,25 @@ func TestMayMatch(t *testing.T) {
 		{`{"message":"{\"eventName\":\"AssumeRoleWithWebIdentity\"}"}`, true}, // JSON in a string
 		{``, true},
 		{`  {}`, false},
+		// The values of the keys the decoder opens may be base64.
+		{`{"records":[{"data":"eyJldmVudE5hbWUiOiJBc3N1bWVSb2xlV2l0aFdlYklkZW50aXR5In0="}]}`, true},
+		{`{"awslogs":{"data":"H4sIAAAAAAAA/6tWSi0pKSotRiYA"}}`, true},
+		{`{"records":[{"data" : ` + "\n" + ` "  eyJldmVudE5hbWUiOiJ4In0="}]}`, true},
+		{`{"Type":"Notification","Message":"eyJldmVudE5hbWUiOiJ4In0="}`, true},
+		{`{"Events":[{"CloudTrailEvent":"eyJldmVudE5hbWUiOiJ4In0="}]}`, true},
+		{`{"Message":"{\"records\":[{\"data\":\"eyJldmVudE5hbWUiOiJ4In0=\"}]}"}`, true},
+		{`{"data":"\neyJldmVudE5hbWUiOiJ4In0="}`, true},
+		// ... and not when they hold JSON, non-strings, or text that is no base64;
+		// nor when the word is a value or a longer name.
+		{`{"messageType":"DATA_MESSAGE","logEvents":[{"message":"{\"eventName\":\"AssumeRole\"}"}]}`, false},
+		{`{"messageType":"DATA_MESSAGE","logEvents":[{"message":" [{\"eventName\":\"AssumeRole\"}]"}]}`, false},
+		{`{"eventName":"Publish","requestParameters":{"message":"HIDDEN_DUE_TO_SECURITY_REASONS"}}`, false},
+		{`{"records":[{"data":{"eventName":"AssumeRole"}}]}`, false},
+		{`{"Message":5,"data":null,"message":""}`, false},
+		{`{"requestParameters":{"bucketName":"data","database":"eyJldmVudE5hbWUiOiJ4In0="}}`, false},
+		// JSON in a string: its \u reads \\u, and still may hide a literal.
+		{`{"Message":"{\"eventName\":\"\\u0041ssumeRoleWithWebIdentity\"}"}`, true},
+		{`{"x":"\\\\/"}`, true},
 	}
 	for _, c := range cases {
 		if got := f.MayMatch([]byte(c.raw)); got != c.want {
@@ -97,6 +123,35 @@ func TestMayMatch(t *testing.T) {
 	var none *Filter
 	if !none.MayMatch([]byte(`{}`)) {
 		t.Error("a nil filter must pass everything")
+	}
+}
+
+// The envelope keys are the keys the decoder opens as text of their own:
+// the string arguments of its nestedText calls.
+func TestEnvelopeKeys(t *testing.T) {
+	file, err := parser.ParseFile(token.NewFileSet(), "../cloudtrail/decode.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened []string
+	ast.Inspect(file, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "nestedText" {
+				lit, ok := call.Args[1].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Fatalf("nestedText with a key that is no string literal: %#v", call.Args[1])
+				}
+				key, _ := strconv.Unquote(lit.Value)
+				opened = append(opened, key)
+			}
+		}
+		return true
+	})
+	slices.Sort(opened)
+	opened = slices.Compact(opened)
+	keys := slices.Sorted(slices.Values(envelopeKeys))
+	if !slices.Equal(opened, keys) {
+		t.Errorf("the decoder opens %q, the prefilter knows %q", opened, keys)
 	}
 }
 
@@ -117,7 +172,8 @@ func TestVectorScan(t *testing.T) {
 	}
 	f, _ := Build(set(t, `event.action: (AssumeRoleWithWebIdentity or Ro*)`, `event.provider: ab`))
 	for _, lit := range []string{`"AssumeRoleWithWebIdentity"`, `"AssumeRoleWithWebIdentit`, `"AssumeRole"`, `"Ro`, `"Rx"`, `"R`, `"ab"`, `"ab`, `"a`, `"AssumedRole"`,
-		`"\u0041ssumeRoleWithWebIdentity"`, `"A\/b"`, `"\"q\\"`, `"\`} {
+		`"\u0041ssumeRoleWithWebIdentity"`, `"A\/b"`, `"\"q\\"`, `"\`,
+		`"data":"eyJ9"`, `"data":"{}"`, `"Message" :"H4sI`, `"message":"x_"`, `"CloudTrailEvent"`, `"dat`} {
 		for pad := range 100 {
 			for tail := range 40 {
 				raw := []byte(`{"a":"` + strings.Repeat("x", pad) + `",` + strings.Repeat(`"`, tail%3) + `"k":` + lit + strings.Repeat("y", tail))
@@ -130,26 +186,62 @@ func TestVectorScan(t *testing.T) {
 }
 
 // The property: over random rules and events (escaped variants included),
-// the prefilter never drops a record that a rule matches.
+// in every envelope the decoder reads, encoded as each arrives and nested
+// at random, the prefilter never drops a record that a rule matches.
 func TestExactInEffect(t *testing.T) {
 	events := synth.Stream(synth.Options{Seed: 3, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 2, Events: 400})
-	var raws [][]byte
-	for _, ev := range events {
-		raws = append(raws, ev.JSON)
+	type input struct {
+		raw   []byte
+		form  string
+		inner []int // the records the decoder finds in raw, as indexes into texts
+	}
+	var inputs []input
+	var texts [][]byte
+	textIdx := map[string]int{}
+	dec, plain := cloudtrail.NewDecoder(cloudtrail.Options{}), cloudtrail.NewDecoder(cloudtrail.Options{})
+	add := func(form string, raw []byte) {
+		in := input{raw: raw, form: form}
+		res := dec.Decode(raw, func(ev *cloudtrail.Event) {
+			r := string(ev.Raw())
+			// Matching the record alone is matching the event: the same
+			// document comes out.
+			want, _ := json.Marshal(ev.Document())
+			var got []byte
+			plain.Decode([]byte(r), func(ev *cloudtrail.Event) { got, _ = json.Marshal(ev.Document()) })
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: the record alone gives\n%s\nin its envelope\n%s", form, got, want)
+			}
+			i, ok := textIdx[r]
+			if !ok {
+				i = len(texts)
+				textIdx[r] = i
+				texts = append(texts, []byte(r))
+			}
+			in.inner = append(in.inner, i)
+		})
+		if res.Err() != nil || res.Events != 1 {
+			t.Fatalf("%s: the decoder finds %d events (%v) in %.300q", form, res.Events, res.Err(), raw)
+		}
+		inputs = append(inputs, in)
+	}
+	nestRng := rand.New(rand.NewPCG(5, 6))
+	for i, ev := range events {
 		s := string(ev.JSON)
-		raws = append(raws, []byte(strings.Replace(s, "Assume", `\u0041ssume`, 1)))
-		raws = append(raws, []byte(strings.ReplaceAll(s, "/", `\/`)))
-		raws = append(raws, []byte(`{"Records":[`+s+`]}`))
-		raws = append(raws, []byte(`{"messageType":"DATA_MESSAGE","logEvents":[{"message":`+fmt.Sprintf("%q", s)+`}]}`))
+		variants := [][]byte{ev.JSON, []byte(strings.Replace(s, "Assume", `\u0041ssume`, 1)), []byte(strings.ReplaceAll(s, "/", `\/`))}
+		for j, v := range variants {
+			add(fmt.Sprint("variant ", j), v)
+		}
+		env := synth.Envelopes[i%len(synth.Envelopes)]
+		add(env.Name, env.Wrap(variants[i/len(synth.Envelopes)%len(variants)]))
+		add("nested", nest(nestRng, variants[nestRng.IntN(len(variants))]))
 	}
 	// Values to build queries from: what the events hold, and some not.
-	dec := cloudtrail.NewDecoder(cloudtrail.Options{})
 	fields := []string{"event.action", "event.provider", "user.name", "user.id", "source.address", "aws.cloudtrail.resources.arn",
 		"aws.cloudtrail.user_identity.type", "user_agent.original", "cloud.account.id", "aws.cloudtrail.error_code",
 		"aws.cloudtrail.flattened.request_parameters.roleArn", "event.outcome", "related.user", "source.ip", "aws.cloudtrail.request_parameters"}
 	values := map[string][]string{}
-	for _, r := range raws[:200] {
-		dec.Decode(r, func(ev *cloudtrail.Event) {
+	for _, ev := range events[:40] {
+		dec.Decode(ev.JSON, func(ev *cloudtrail.Event) {
 			for _, f := range fields {
 				for _, v := range ev.Get(f, nil) {
 					values[f] = append(values[f], strings.Clone(v.Str))
@@ -202,6 +294,8 @@ func TestExactInEffect(t *testing.T) {
 		return fmt.Sprintf("%s: %s", f, value(f))
 	}
 	checked, matched, dropped := 0, 0, 0
+	matchedIn := map[string]int{} // per form: the property is shown on each
+	hits := make([]bool, len(texts))
 	for round := range 300 {
 		var qs []string
 		for range 1 + rng.IntN(4) {
@@ -217,21 +311,30 @@ func TestExactInEffect(t *testing.T) {
 		if f == nil {
 			continue
 		}
+		// What the engine without the prefilter would match: the rules on
+		// each record the decoder found in the inputs, once per record.
 		doc := s.NewDoc()
-		for _, raw := range raws {
-			var hit bool
-			dec.Decode(raw, func(ev *cloudtrail.Event) {
+		for i, text := range texts {
+			hits[i] = false
+			dec.Decode(text, func(ev *cloudtrail.Event) {
 				doc.Reset(ev, rules.Enrichment{})
-				s.Match(doc, func(*rules.Rule) { hit = true })
+				s.Match(doc, func(*rules.Rule) { hits[i] = true })
 			})
+		}
+		for _, in := range inputs {
+			hit := false
+			for _, i := range in.inner {
+				hit = hit || hits[i]
+			}
 			checked++
 			if hit {
 				matched++
+				matchedIn[in.form]++
 			}
-			if !f.MayMatch(raw) {
+			if !f.MayMatch(in.raw) {
 				dropped++
 				if hit {
-					t.Fatalf("round %d: the prefilter drops a record that matches %q:\n%s", round, qs, raw)
+					t.Fatalf("round %d: the prefilter drops a record (%s) that matches %q:\n%.2000s", round, in.form, qs, in.raw)
 				}
 			}
 		}
@@ -239,7 +342,85 @@ func TestExactInEffect(t *testing.T) {
 	if matched == 0 || dropped == 0 {
 		t.Errorf("%d checks, %d matched, %d dropped: the property shows nothing", checked, matched, dropped)
 	}
+	for _, env := range append(synth.Envelopes, synth.Envelope{Name: "nested"}) {
+		if matchedIn[env.Name] == 0 {
+			t.Errorf("no record in the %s form matched a rule: the property shows nothing there", env.Name)
+		}
+	}
 	t.Logf("%d checks, %d matched, %d dropped", checked, matched, dropped)
+}
+
+// nest wraps rec in up to four envelopes picked at random, each string
+// payload plain (escaped JSON), base64 or base64 of gzip, and the whole in
+// one of the encodings of a raw input; within the decoder's nesting limit.
+func nest(rng *rand.Rand, rec []byte) []byte {
+	const limit = 7 // the innermost text's depth must stay below maxNesting (8)
+	text, depth, isRecord := rec, 0, true
+	payload := func() []byte {
+		switch rng.IntN(3) {
+		case 1:
+			if depth+2 <= limit {
+				depth += 2
+				return synth.Base64(text)
+			}
+		case 2:
+			if depth+3 <= limit {
+				depth += 3
+				return synth.Base64(synth.Gzip(text))
+			}
+		}
+		depth++
+		return text
+	}
+	for range rng.IntN(5) {
+		if depth+1 > limit {
+			break
+		}
+		switch rng.IntN(10) {
+		case 0:
+			text = synth.S3Log(text)
+		case 1:
+			if !isRecord {
+				continue
+			}
+			text = synth.EventBridge(text)
+		case 2:
+			text = synth.Array(text)
+		case 3:
+			text = synth.CloudWatchLogs(payload())
+		case 4:
+			text = synth.Awslogs(payload())
+		case 5:
+			text = synth.Firehose(payload())
+		case 6:
+			text = synth.FirehoseTransform(payload())
+		case 7:
+			text = synth.LookupEvents(payload())
+		case 8:
+			text = synth.SNS(payload())
+		case 9: // AWS's examples show Firehose data decoded, as an object
+			if text[0] != '{' {
+				continue
+			}
+			text = []byte(`{"records":[{"recordId":"1","data":` + string(text) + `}]}`)
+		}
+		isRecord = false
+	}
+	switch rng.IntN(4) {
+	case 1:
+		if depth+1 <= limit {
+			return synth.Gzip(text)
+		}
+	case 2:
+		if depth+1 <= limit {
+			return synth.Base64(text)
+		}
+	case 3:
+		if depth+2 <= limit {
+			return synth.Base64(synth.Gzip(text))
+		}
+	}
+	return text
 }
 
 // BenchmarkMayMatch: the prefilter on a 1.5 KB record that no rule of
@@ -292,6 +473,20 @@ func FuzzMayMatch(f *testing.F) {
 		f.Add(ev.JSON)
 	}
 	f.Add([]byte(`{"eventVersion":"1","eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com"}`))
+	// Every envelope, around a record the seed rules match and one they do not.
+	var match, other []byte
+	for _, ev := range synth.Stream(synth.Options{Seed: 8, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 1, Events: 100}) {
+		switch {
+		case ev.Action == "AssumeRoleWithWebIdentity" && ev.Success && match == nil:
+			match = ev.JSON
+		case ev.Action == "GetObject" && other == nil:
+			other = ev.JSON
+		}
+	}
+	for _, env := range synth.Envelopes {
+		f.Add(env.Wrap(match))
+		f.Add(env.Wrap(other))
+	}
 	dec := cloudtrail.NewDecoder(cloudtrail.Options{})
 	doc := s.NewDoc()
 	f.Fuzz(func(t *testing.T, raw []byte) {
