@@ -394,13 +394,15 @@ func (b *Batch) settleHeld(k entryKey, it *heldItem) error {
 	if err != nil {
 		return err
 	}
-	switch b.settle(k, cur, found, window, rec.earliest, it.t, it.eventID, it.tuple, it.flags&heldLearnOnly != 0) {
-	case Novel:
-		b.alerts = append(b.alerts, it.doc)
-	case Known:
+	if found && it.t-cur.last <= rec.window {
+		b.known(k, cur, it.t, window, it.tuple)
 		if it.flags&heldCandidate != 0 {
 			b.Counters.Cancelled++
 		}
+		return nil
+	}
+	if b.novel(k, it.t, rec.window, rec.earliest, it.eventID, it.tuple, it.flags&heldLearnOnly != 0) == Novel {
+		b.alerts = append(b.alerts, it.doc)
 	}
 	return nil
 }

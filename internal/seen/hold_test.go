@@ -97,8 +97,8 @@ func TestHoldSemantics(t *testing.T) {
 		}, []string{"e95", "e200"}, want{novel: 2, cancelled: 1}}, // arrival order: e100, e200
 		{"a candidate cancelled by an earlier event within the window", 30 * time.Minute, false, []holdBatch{
 			{checks: []holdCheck{{0, "x", "e0", Held}}},
-			{checks: []holdCheck{{40, "z", "e40", Held}}}, // releases x at 0
-			{checks: []holdCheck{{70, "x", "e70", Held}}}, // 70 minutes after x's last_seen
+			{checks: []holdCheck{{40, "z", "e40", Held}}},  // releases x at 0
+			{checks: []holdCheck{{70, "x", "e70", Held}}},  // 70 minutes after x's last_seen
 			{checks: []holdCheck{{50, "x", "e50", Known}}}, // joins; within the window of x at 0
 			{checks: []holdCheck{{200, "w", "e200", Held}}},
 		}, []string{"e0", "e40", "e200"}, want{novel: 3, cancelled: 1}}, // arrival order: e70 too
@@ -125,7 +125,7 @@ func TestHoldSemantics(t *testing.T) {
 		}, []string{"e10"}, want{novel: 1}},
 		{"known at once while nothing is held", 80 * time.Minute, false, []holdBatch{
 			{checks: []holdCheck{{0, "x", "e0", Held}}},
-			{checks: []holdCheck{{100, "z", "e100", Held}}},                          // releases x at 0
+			{checks: []holdCheck{{100, "z", "e100", Held}}},                           // releases x at 0
 			{checks: []holdCheck{{55, "x", "e55", Known}, {110, "x", "e110", Known}}}, // no write of a held event
 		}, []string{"e0", "e100"}, want{novel: 2}},
 		{"learn-only batches hold too, and backfill at release", time.Hour, false, []holdBatch{

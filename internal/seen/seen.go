@@ -376,29 +376,12 @@ func (b *Batch) Check(r Rule, tuple []string, t time.Time, eventID string) (Deci
 	if err != nil {
 		return Known, err
 	}
-	if b.holding && !(found && ms-cur.last <= window) && b.onTime(rec, ms) {
-		it := b.newHeld(ms, eventID, tuple)
-		it.flags |= heldCandidate
-		return b.stage(k, it), nil
-	}
-	return b.settle(k, cur, found, r.Window, rec.earliest, ms, eventID, tuple, b.learnOnly), nil
-}
-
-// onTime: the reorder window is on and the event is within it.
-func (b *Batch) onTime(rec *ruleRecord, ms int64) bool {
-	d := b.s.opts.MaxLateness.Milliseconds()
-	return d > 0 && ms >= rec.highWater-d
-}
-
-// settle decides on a tuple whose record lookup found cur, by the rule of
-// the package doc, and records and counts the decision. earliest is the
-// rule's earliest event time.
-func (b *Batch) settle(k entryKey, cur entry, found bool, window time.Duration, earliest, ms int64, eventID string, tuple []string, learnOnly bool) Decision {
-	w := window.Milliseconds()
-	if found && ms-cur.last <= w {
+	if found && ms-cur.last <= window {
 		// Known. Out of order: move first_seen back. In order: refresh
-		// last_seen once it has moved by more than the granularity.
-		gran := b.s.opts.Granularity(window).Milliseconds()
+		// last_seen once it has moved by more than the granularity. (The
+		// release of held events does the same in known: here it stays
+		// inline, the hot path.)
+		gran := b.s.opts.Granularity(r.Window).Milliseconds()
 		switch {
 		case ms < cur.first:
 			cur.first = ms
@@ -407,14 +390,47 @@ func (b *Batch) settle(k entryKey, cur entry, found bool, window time.Duration, 
 			cur.last = ms
 			b.write(k, cur, tuple, true)
 		}
-		return Known
+		return Known, nil
 	}
+	if b.holding && b.onTime(rec, ms) {
+		it := b.newHeld(ms, eventID, tuple)
+		it.flags |= heldCandidate
+		return b.stage(k, it), nil
+	}
+	return b.novel(k, ms, window, rec.earliest, eventID, tuple, b.learnOnly), nil
+}
+
+// onTime: the reorder window is on and the event is within it.
+func (b *Batch) onTime(rec *ruleRecord, ms int64) bool {
+	d := b.s.opts.MaxLateness.Milliseconds()
+	return d > 0 && ms >= rec.highWater-d
+}
+
+// known records a known tuple as Check does: out of order, it moves
+// first_seen back; in order, it refreshes last_seen once it has moved by
+// more than the granularity.
+func (b *Batch) known(k entryKey, cur entry, ms int64, window time.Duration, tuple []string) {
+	gran := b.s.opts.Granularity(window).Milliseconds()
+	switch {
+	case ms < cur.first:
+		cur.first = ms
+		b.write(k, cur, tuple, true)
+	case ms-cur.last > gran:
+		cur.last = ms
+		b.write(k, cur, tuple, true)
+	}
+}
+
+// novel records a new tuple, or a new episode of one, and decides whether
+// it alerts; earliest is its rule's earliest event time. Check and the
+// release of held events share it.
+func (b *Batch) novel(k entryKey, ms, window, earliest int64, eventID string, tuple []string, learnOnly bool) Decision {
 	b.write(k, entry{first: ms, last: ms, eventID: eventID}, tuple, false)
 	switch {
 	case learnOnly:
 		b.Counters.Backfilled++
 		return Backfilled
-	case !b.s.opts.NoLearning && earliest > ms-w:
+	case !b.s.opts.NoLearning && earliest > ms-window:
 		b.Counters.Learning++
 		return Learning
 	}
