@@ -37,17 +37,17 @@ package seen
 //     events still held, arrival order is event-time order.
 //  2. An event that joins its tuple's held events is ordered exactly: it is
 //     released with them, sorted.
-//  3. An event applied at once as known is known in event-time order too.
-//     The record says an applied event lies within a window before it, or
-//     that it is older than the newest applied event; in the latter case
-//     the applied events around it have no gap wider than a window between
-//     them: the first-applied of the events above such a gap would have
-//     found its record novel, been held, and then released novel before
-//     any event now applied at once could arrive (by 1, that event would
-//     be newer than it). Applying it moves first_seen back and last_seen
-//     forward, as event-time order would, and cannot make any decision
-//     already taken wrong: an extra event only narrows gaps, and nothing
-//     novel is newer than it (by 1).
+//  3. An event applied at once (its tuple holds nothing, its record says
+//     known) is known in event-time order too, and applying it does what
+//     event-time order does. Its record's episode began with a released
+//     event, older than it (by 1). If it is newer than last_seen, an applied
+//     event lies within a window before it. If older, no gap wider than a
+//     window separates the applied events around it: the first-applied
+//     event above such a gap found its record novel, so it was held, and
+//     released novel; this event arrived after that release (before it,
+//     it would have joined the held events), so it is newer (by 1), not
+//     below the gap. An extra event only narrows gaps: known decisions stay
+//     known, and every novel one of the tuple is older than it (by 1).
 //  4. Learning: a rule's events that arrive after a release are newer than
 //     the released event (by 1), so the rule's earliest time when it is
 //     released is the earliest of all its events up to it.
@@ -64,7 +64,8 @@ package seen
 // rule whose watermark has not moved for a while are released by
 // ReleaseIdle (the plugin's timer), and everything by Release (the end of
 // a replay); an event older than what such a release decided is late in
-// the same way.
+// the same way. So is one older than a release before a restart: the
+// watermark is then the stored high-water, which may lag by a granularity.
 
 import (
 	"bytes"
@@ -271,8 +272,11 @@ func (b *Batch) stage(k entryKey, it *heldItem) Decision {
 // outbox if the event is novel when released.
 func (b *Batch) HoldAlert(check int, doc []byte) error {
 	it := b.awaiting[check]
-	if it == nil {
+	switch {
+	case it == nil:
 		return fmt.Errorf("state: check %d of the batch was not held", check)
+	case len(doc) == 0:
+		return fmt.Errorf("state: check %d: an empty alert document", check)
 	}
 	it.doc = bytes.Clone(doc)
 	return nil

@@ -253,6 +253,9 @@ func TestHoldAlertMissing(t *testing.T) {
 	if err := b.HoldAlert(1, []byte("doc")); err == nil {
 		t.Error("HoldAlert of a check that does not exist")
 	}
+	if err := b.HoldAlert(0, nil); err == nil {
+		t.Error("HoldAlert of an empty document")
+	}
 	if err := b.Commit(); err == nil || !strings.Contains(err.Error(), "without its alert document") {
 		t.Errorf("commit: %v", err)
 	}
@@ -385,4 +388,22 @@ func setDiff(got, want []string) string {
 		}
 	}
 	return b.String()
+}
+
+// Expiry keeps the tuples an on-time event could still find known: those
+// idle for less than a window plus the reorder window.
+func TestHoldCompact(t *testing.T) {
+	s := openT(t, t.TempDir(), func(o *Options) { o.NoLearning, o.Granularity, o.MaxLateness = true, exactGran, 30*time.Minute })
+	defer s.Close()
+	var sum Counters
+	runHold(t, s, hourRule, holdBatch{checks: []holdCheck{{20, "x", "e20", Held}}}, &sum)
+	runHold(t, s, hourRule, holdBatch{checks: []holdCheck{{100, "z", "e100", Held}}}, &sum) // releases x at 20
+	if n, err := s.Compact(); err != nil || n != 0 {
+		t.Fatalf("removed %d, %v; want 0: x at 20 is within a window of an event at 70", n, err)
+	}
+	runHold(t, s, hourRule, holdBatch{checks: []holdCheck{{75, "x", "e75", Known}}}, &sum)
+	runHold(t, s, hourRule, holdBatch{checks: []holdCheck{{200, "w", "e200", Held}}}, &sum) // releases z at 100
+	if n, err := s.Compact(); err != nil || n != 2 {
+		t.Fatalf("removed %d, %v; want 2 (x at 75, z at 100)", n, err)
+	}
 }

@@ -11,6 +11,10 @@
 // than a granularity (window/100, at least a minute), so repeated tuples
 // cost no writes; decisions read the stored value, whether it comes from
 // the cache or the store, so they do not depend on what the cache holds.
+//
+// Decisions follow arrival (commit) order, unless a reorder window is set
+// (Options.MaxLateness, see hold.go): events within it are then decided in
+// event-time order, whatever the order in which batches commit.
 package seen
 
 import (
@@ -561,6 +565,7 @@ func (b *Batch) Commit() error {
 		}
 	}
 	if b.Empty() && held.empty() {
+		held.applied(s, b.stagedN) // events held and released at once
 		b.keepRules()
 		return nil
 	}
