@@ -107,6 +107,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	in.sender, err = forward.New(in.eng.State(), forward.Options{
 		Address: cfg.ForwardAddress, SharedKey: cfg.ForwardSharedKey, Tag: cfg.AlertTag,
 		Log: in.log,
+		// Part of the exit's bound: what is in flight at exit may still
+		// be acknowledged, rather than sent again at the next start.
+		StopGrace: exitFlushTimeout / 2,
 	})
 	if err != nil {
 		in.eng.Close()
@@ -271,13 +274,14 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	}
 	// Exit is bounded in every state of the sender: it stops at once when
 	// told, and the last delivery attempt has exitFlushTimeout.
+	deadline := time.Now().Add(exitFlushTimeout)
 	in.stop()
 	if in.released != nil {
 		<-in.released // a release in progress is one bounded commit
 	}
 	select {
 	case <-in.done:
-		if n, err := in.sender.Flush(exitFlushTimeout); err != nil {
+		if n, err := in.sender.Flush(time.Until(deadline)); err != nil {
 			in.logf(C.NT_LOG_WARN, "at exit: %d alerts delivered; %v; the rest go out at the next start", n, err)
 		}
 	case <-time.After(exitFlushTimeout):
