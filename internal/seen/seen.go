@@ -381,19 +381,7 @@ func (b *Batch) Check(r Rule, tuple []string, t time.Time, eventID string) (Deci
 		return Known, err
 	}
 	if found && ms-cur.last <= window {
-		// Known. Out of order: move first_seen back. In order: refresh
-		// last_seen once it has moved by more than the granularity. (The
-		// release of held events does the same in known: here it stays
-		// inline, the hot path.)
-		gran := b.s.opts.Granularity(r.Window).Milliseconds()
-		switch {
-		case ms < cur.first:
-			cur.first = ms
-			b.write(k, cur, tuple, true)
-		case ms-cur.last > gran:
-			cur.last = ms
-			b.write(k, cur, tuple, true)
-		}
+		b.known(k, cur, ms, r.Window, tuple)
 		return Known, nil
 	}
 	if b.holding && b.onTime(rec, ms) {
