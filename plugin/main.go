@@ -272,8 +272,9 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	if !ok {
 		return output.FLB_OK
 	}
-	// Exit is bounded in every state of the sender: it stops at once when
-	// told, and the last delivery attempt has exitFlushTimeout.
+	// Exit is bounded in every state of the sender: it stops within its
+	// grace when told, and all of it, the last delivery attempt included,
+	// fits in exitFlushTimeout.
 	deadline := time.Now().Add(exitFlushTimeout)
 	in.stop()
 	if in.released != nil {
@@ -284,7 +285,7 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 		if n, err := in.sender.Flush(time.Until(deadline)); err != nil {
 			in.logf(C.NT_LOG_WARN, "at exit: %d alerts delivered; %v; the rest go out at the next start", n, err)
 		}
-	case <-time.After(exitFlushTimeout):
+	case <-time.After(time.Until(deadline)):
 		in.logf(C.NT_LOG_ERROR, "at exit: the alert sender did not stop within %s; undelivered alerts go out at the next start", exitFlushTimeout)
 	}
 	st := in.eng.Stats()
