@@ -364,6 +364,30 @@ func TestHarnessBadConfig(t *testing.T) {
 	}
 }
 
+// A state whose manifest marker is gone is an init error naming a file
+// found there: never a new, empty state that forgets every tuple.
+func TestHarnessStateNotReset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the plugin")
+	}
+	s := newSetup(t, 7, 500, 250)
+	listen(t, s.sock)
+	if _, err := harness(t, append([]string{"-props", s.props}, s.chunks...)...); err != nil {
+		t.Fatal(err)
+	}
+	markers, _ := filepath.Glob(filepath.Join(s.state, "marker.manifest.*"))
+	if len(markers) == 0 {
+		t.Fatal("no manifest marker in the state")
+	}
+	for _, m := range markers {
+		os.Remove(m)
+	}
+	out, err := exec.Command(harnessPath, "-so", soPath, "-props", s.props).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "init 0 rc 0") || !strings.Contains(string(out), "no store manifest") {
+		t.Errorf("a state without its manifest marker: %v\n%s", err, out)
+	}
+}
+
 // With max_lateness, flushes on four threads of chunks written out of
 // order (each shuffled within blocks of four, as a backlog is) give
 // exactly the oracle's alerts over the stream in event-time order, each
