@@ -364,6 +364,32 @@ func TestHarnessBadConfig(t *testing.T) {
 	}
 }
 
+// Records in every envelope of the README's input table, each encoded as
+// AWS delivers it (base64, gzip, both), give through the .so, with the
+// default prefilter, exactly the oracle's alerts.
+func TestHarnessEnvelopes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the plugin")
+	}
+	s := newSetup(t, 3, 3000, 250)
+	for i := range s.chunks {
+		var chunk []byte
+		for j, ev := range s.events[i*250 : min((i+1)*250, len(s.events))] {
+			env := synth.Envelopes[(i*250+j)%len(synth.Envelopes)]
+			chunk = flb.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(env.Wrap(ev.JSON))})
+		}
+		os.WriteFile(s.chunks[i], chunk, 0o644)
+	}
+	r := listen(t, s.sock)
+	if _, err := harness(t, append([]string{"-props", s.props}, s.chunks...)...); err != nil {
+		t.Fatal(err)
+	}
+	want := s.expected(t)
+	if got := received(r); !slices.Equal(got, want) || len(want) == 0 {
+		t.Fatalf("received %d alerts, the oracle expects %d", len(got), len(want))
+	}
+}
+
 // A state whose manifest marker is gone is an init error naming a file
 // found there: never a new, empty state that forgets every tuple.
 func TestHarnessStateNotReset(t *testing.T) {
