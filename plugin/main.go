@@ -43,6 +43,8 @@ type instance struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 	heap   int64 // this instance's share of the Go heap limit
+	// released is closed when the idle release (max_lateness) has stopped.
+	released chan struct{}
 	// commits is a failing state commit, logged once until one succeeds.
 	commits logx.Condition
 	retried atomic.Int64
@@ -105,6 +107,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	in.sender, err = forward.New(in.eng.State(), forward.Options{
 		Address: cfg.ForwardAddress, SharedKey: cfg.ForwardSharedKey, Tag: cfg.AlertTag,
 		Log: in.log,
+		// Part of the exit's bound: what is in flight at exit may still
+		// be acknowledged, rather than sent again at the next start.
+		StopGrace: exitFlushTimeout / 2,
 	})
 	if err != nil {
 		in.eng.Close()
@@ -118,11 +123,44 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		defer guard(in, "sender", new(int))
 		in.sender.Run(ctx)
 	}()
+	if cfg.MaxLateness > 0 {
+		in.released = make(chan struct{})
+		go in.releaseIdle(ctx, cfg.MaxLateness)
+	}
 	n, _ := in.eng.State().OutboxSize()
 	in.logf(C.NT_LOG_INFO, "%d rules, state %s, alerts to %s as %s (%d waiting from before)",
 		len(in.eng.Rules().Rules()), cfg.StateDir, cfg.ForwardAddress, cfg.AlertTag, n)
 	output.FLBPluginSetContext(plugin, in)
 	return output.FLB_OK
+}
+
+// releaseIdle decides, now and then, the held events of rules whose
+// newest event time has stood still for the reorder window of wall-clock
+// time: a quiet stream or a rarely matching rule must not hold an alert
+// until its next event. At exit nothing is released: held events are
+// durable and carry on after the restart.
+func (in *instance) releaseIdle(ctx context.Context, window time.Duration) {
+	defer close(in.released)
+	defer guard(in, "release", new(int))
+	t := time.NewTicker(max(window/4, time.Second))
+	defer t.Stop()
+	var failed logx.Condition
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := in.eng.ReleaseIdle()
+			if err != nil {
+				failed.Fail(in.log, "deciding held events of idle rules: %v", err)
+				continue
+			}
+			failed.Clear(in.log, "held events of idle rules are decided again")
+			if n > 0 {
+				in.sender.Notify()
+			}
+		}
+	}
 }
 
 // check holds what only the plugin needs: where alerts go, and that the
@@ -234,15 +272,20 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	if !ok {
 		return output.FLB_OK
 	}
-	// Exit is bounded in every state of the sender: it stops at once when
-	// told, and the last delivery attempt has exitFlushTimeout.
+	// Exit is bounded in every state of the sender: it stops within its
+	// grace when told, and all of it, the last delivery attempt included,
+	// fits in exitFlushTimeout.
+	deadline := time.Now().Add(exitFlushTimeout)
 	in.stop()
+	if in.released != nil {
+		<-in.released // a release in progress is one bounded commit
+	}
 	select {
 	case <-in.done:
-		if n, err := in.sender.Flush(exitFlushTimeout); err != nil {
+		if n, err := in.sender.Flush(time.Until(deadline)); err != nil {
 			in.logf(C.NT_LOG_WARN, "at exit: %d alerts delivered; %v; the rest go out at the next start", n, err)
 		}
-	case <-time.After(exitFlushTimeout):
+	case <-time.After(time.Until(deadline)):
 		in.logf(C.NT_LOG_ERROR, "at exit: the alert sender did not stop within %s; undelivered alerts go out at the next start", exitFlushTimeout)
 	}
 	st := in.eng.Stats()

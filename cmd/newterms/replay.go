@@ -124,6 +124,12 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = flush()
 	}
+	if err == nil {
+		// The input has ended: decide what max_lateness holds back.
+		if _, err = eng.Release(); err == nil {
+			err = drainTo(eng, w)
+		}
+	}
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(stderr)

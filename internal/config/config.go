@@ -54,6 +54,10 @@ type Config struct {
 	ForwardAddress string
 	// ForwardSharedKey answers in_forward's shared-key handshake.
 	ForwardSharedKey string
+	// MaxLateness is the reorder window: events up to this much older than
+	// the newest of their rule are decided in event-time order; 0 decides
+	// in arrival order.
+	MaxLateness time.Duration
 }
 
 // Default is the configuration with every key unset.
@@ -72,6 +76,10 @@ func Default() Config {
 
 // DefaultAlertTag is the tag alerts carry back into Fluent Bit.
 const DefaultAlertTag = "newterms.alert"
+
+// MaxMaxLateness bounds max_lateness: held events, with their alert
+// documents, stay in memory until released.
+const MaxMaxLateness = 24 * time.Hour
 
 type key struct {
 	help string
@@ -147,6 +155,19 @@ var keys = map[string]key{
 				return fmt.Errorf("want a duration of at least 1s, or off")
 			}
 			c.ASNReloadInterval = d
+			return nil
+		}},
+	"max_lateness": {"reorder window: events at most this much older (in event time) than the newest their rule has seen are decided in event-time order, their alerts held until then, e.g. 5m; 0 or off: arrival order (default off)",
+		func(c *Config, v string) error {
+			if strings.EqualFold(v, "off") || v == "0" {
+				c.MaxLateness = 0
+				return nil
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second || d > MaxMaxLateness {
+				return fmt.Errorf("want a duration from 1s to %s, or 0 or off", MaxMaxLateness)
+			}
+			c.MaxLateness = d
 			return nil
 		}},
 	"record_key": {"comma-separated record keys holding CloudTrail JSON text (default log,message)",

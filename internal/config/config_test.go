@@ -48,6 +48,14 @@ func TestFromMap(t *testing.T) {
 		{"asn reload off", map[string]string{"asn_reload_interval": "off"}, func(c Config) bool { return c.ASNReloadInterval < 0 }, ""},
 		{"asn reload too short", map[string]string{"asn_reload_interval": "10ms"}, nil, "asn_reload_interval"},
 		{"asn reload not a duration", map[string]string{"asn_reload_interval": "often"}, nil, "want a duration"},
+		{"max lateness", map[string]string{"max_lateness": "5m"}, func(c Config) bool { return c.MaxLateness == 5*time.Minute }, ""},
+		{"max lateness off", map[string]string{"max_lateness": "off"}, func(c Config) bool { return c.MaxLateness == 0 }, ""},
+		{"max lateness 0", map[string]string{"max_lateness": "0"}, func(c Config) bool { return c.MaxLateness == 0 }, ""},
+		{"max lateness default", nil, func(c Config) bool { return c.MaxLateness == 0 }, ""},
+		{"max lateness too short", map[string]string{"max_lateness": "500ms"}, nil, "max_lateness"},
+		{"max lateness too long", map[string]string{"max_lateness": "25h"}, nil, "from 1s to 24h0m0s"},
+		{"max lateness negative", map[string]string{"max_lateness": "-5m"}, nil, "max_lateness"},
+		{"max lateness not a duration", map[string]string{"max_lateness": "5"}, nil, `max_lateness = "5": want a duration`},
 		{"rules", map[string]string{"rules": "conf/rules, /etc/newterms/rules"}, func(c Config) bool {
 			return slices.Equal(c.Rules, []string{"conf/rules", "/etc/newterms/rules"}) && c.Inline == nil
 		}, ""},

@@ -109,7 +109,7 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 	}
 	e.state, err = seen.Open(seen.Options{
 		Dir: cfg.StateDir, CacheSize: cfg.CacheSize, NoLearning: !cfg.Learning,
-		Granularity: opts.Granularity, Log: opts.Log, Store: opts.Store,
+		Granularity: opts.Granularity, Log: opts.Log, Store: opts.Store, MaxLateness: cfg.MaxLateness,
 	})
 	if err != nil {
 		e.asn.Close()
@@ -258,22 +258,52 @@ func (e *Engine) decide(w *worker) (alerts int, perr *PanicError, err error) {
 			perr = &PanicError{v}
 		}
 	}()
-	novel, err := e.check(w, b)
+	novel, held, err := e.check(w, b)
 	if err == nil {
-		alerts, err = e.alerts(w, b, novel)
+		err = e.alerts(w, b, novel, held)
 	}
 	if err != nil {
 		b.Abort()
 		return 0, nil, err
 	}
-	e.stats.batch(&b.Counters)
 	w.cur = -1
 	start := time.Now()
 	if err := b.Commit(); err != nil {
 		return 0, nil, err
 	}
 	e.stats.commit(time.Since(start))
-	return alerts, nil, nil
+	// Counted after the commit: it decides the held events it releases.
+	e.stats.batch(&b.Counters)
+	return b.Counters.Novel, nil, nil
+}
+
+// Release decides every event held for ordering (max_lateness) now: the
+// input has ended. It returns the number of alerts put into the outbox.
+func (e *Engine) Release() (int, error) {
+	c, err := e.state.Release()
+	return e.released(c, err)
+}
+
+// ReleaseIdle decides the held events of each rule whose newest event time
+// has not moved for max_lateness of wall-clock time: the plugin calls it
+// from a timer, so that a quiet stream, or a rule that rarely matches,
+// does not hold its alerts back. It returns the number of alerts put into
+// the outbox.
+func (e *Engine) ReleaseIdle() (int, error) {
+	if e.cfg.MaxLateness <= 0 {
+		return 0, nil
+	}
+	c, err := e.state.ReleaseIdle(e.cfg.MaxLateness, time.Now())
+	return e.released(c, err)
+}
+
+func (e *Engine) released(c seen.Counters, err error) (int, error) {
+	if err != nil {
+		return 0, fmt.Errorf("releasing held events: %w", err)
+	}
+	e.stats.batch(&c)
+	e.stats.alerts.Add(int64(c.Novel))
+	return c.Novel, nil
 }
 
 // drop takes a record's tuples out of the batch.
@@ -342,27 +372,28 @@ func (e *Engine) collect(w *worker, ev *cloudtrail.Event, rec, ordinal int) {
 	})
 }
 
-// check decides on every gathered tuple, in order; it returns the novel ones.
-func (e *Engine) check(w *worker, b *seen.Batch) ([]int, error) {
-	var novel []int
+// check decides on every gathered tuple, in order; it returns the ones that
+// need an alert document: novel, or held as candidates (in a live batch).
+// held[j] tells which novel[j] is.
+func (e *Engine) check(w *worker, b *seen.Batch) (novel []int, held []bool, err error) {
 	for i := range w.checks {
 		c := &w.checks[i]
 		w.cur = c.rec
 		d, err := b.Check(seen.Rule{Key: c.rule.Key, Name: c.rule.Name, Window: c.rule.Window}, c.tuple, c.t, c.eventID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if d == seen.Novel {
-			novel = append(novel, i)
+		if d == seen.Novel || d == seen.Held && !e.opts.LearnOnly {
+			novel, held = append(novel, i), append(held, d == seen.Held)
 		}
 	}
-	return novel, nil
+	return novel, held, nil
 }
 
-// alerts builds the alert of each novel tuple from its event, decoded
-// again, and puts it into the batch's outbox.
-func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int) (int, error) {
-	n := 0
+// alerts builds the alert of each novel or held tuple from its event,
+// decoded again, and puts it into the batch's outbox, or hands it to the
+// batch with the held event (check i of the batch is w.checks[i]).
+func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int, held []bool) error {
 	for len(novel) > 0 {
 		rec := w.checks[novel[0]].rec
 		w.cur = rec
@@ -373,7 +404,7 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int) (int, error) {
 		ordinal := 0
 		var err error
 		w.decode(w.recs[rec], func(ev *cloudtrail.Event) {
-			for _, i := range novel[:same] {
+			for j, i := range novel[:same] {
 				c := &w.checks[i]
 				if c.ordinal != ordinal || err != nil {
 					continue
@@ -383,19 +414,22 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int) (int, error) {
 				}
 				var doc []byte
 				doc, err = alert.Build(alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
-				if err == nil {
+				switch {
+				case err != nil:
+				case held[j]:
+					err = b.HoldAlert(i, doc)
+				default:
 					b.AddAlert(doc)
-					n++
 				}
 			}
 			ordinal++
 		})
 		if err != nil {
-			return n, err
+			return err
 		}
-		novel = novel[same:]
+		novel, held = novel[same:], held[same:]
 	}
-	return n, nil
+	return nil
 }
 
 func (e *Engine) enrich(ev *cloudtrail.Event) rules.Enrichment { return Enrich(e.asn, ev) }
@@ -507,6 +541,7 @@ type Counters struct {
 	Backfilled                int64
 	TupleOverflow, NoTime     int64
 	Panics                    int64 // records skipped because their work panicked
+	Held                      int64 // events held for ordering (max_lateness), now
 	CacheHitRatio             float64
 	Commits                   int64
 	CommitMean, CommitMax     time.Duration
@@ -546,5 +581,6 @@ func (e *Engine) Stats() Counters {
 	}
 	sort.Slice(c.Matched, func(i, j int) bool { return c.Matched[i].Name < c.Matched[j].Name })
 	c.OutboxAlerts, c.OutboxBytes = e.state.OutboxSize()
+	c.Held = e.state.HeldEvents()
 	return c
 }

@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -350,6 +353,140 @@ func TestPoisonRecord(t *testing.T) {
 			}
 			if panics != len(poison) || e.Stats().Panics != int64(len(poison)) {
 				t.Errorf("%d poison records, %d reported, %d counted", len(poison), panics, e.Stats().Panics)
+			}
+		})
+	}
+}
+
+// Four workers process a stream's chunks at once (Fluent Bit's workers 4
+// on a backlog), the chunks' order shuffled within a window, with
+// max_lateness covering how much older an event can be than the newest
+// checked before it: after the release at the end, the alerts are exactly
+// those of the stream in event-time order, each once; one worker on the
+// chunks in order gives the same.
+func TestOracleReordered(t *testing.T) {
+	const workers, shuffle = 4, 4 // shuffle: chunks an early one may be overtaken by
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			events := synth.Stream(synth.Options{Seed: seed, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 24, Events: 8000})
+			// The engine reads eventTime to the second; events of one time
+			// are ordered by id.
+			timeOrder := slices.Clone(events)
+			for i := range timeOrder {
+				timeOrder[i].Time = timeOrder[i].Time.Truncate(time.Second)
+			}
+			slices.SortStableFunc(timeOrder, func(a, b synth.Event) int {
+				return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
+			})
+			rng := rand.New(rand.NewPCG(seed, 4))
+			var chunks [][]Record
+			var newest []time.Time // per chunk
+			var oldest []time.Time
+			for i := 0; i < len(events); {
+				var c []Record
+				var lo, hi time.Time
+				for n := 1 + rng.IntN(30); n > 0 && i < len(events); n-- {
+					c = append(c, Record{Data: events[i].JSON})
+					at := events[i].Time.Truncate(time.Second)
+					if lo.IsZero() || at.Before(lo) {
+						lo = at
+					}
+					if at.After(hi) {
+						hi = at
+					}
+					i++
+				}
+				chunks, oldest, newest = append(chunks, c), append(oldest, lo), append(newest, hi)
+			}
+			// Arrival order: each chunk moves back by up to shuffle places.
+			order := make([]int, len(chunks))
+			keys := make([]float64, len(chunks))
+			for i := range order {
+				order[i], keys[i] = i, float64(i)+rng.Float64()*shuffle
+			}
+			slices.SortFunc(order, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
+			// The chunk at place p starts once the one at p-workers is
+			// done: when it is checked, nothing after p+workers-1 has been.
+			var lateness time.Duration
+			var hw time.Time
+			for p := range order {
+				for q := p; q < min(p+workers, len(order)); q++ {
+					if newest[order[q]].After(hw) {
+						hw = newest[order[q]]
+					}
+				}
+				lateness = max(lateness, hw.Sub(oldest[order[p]]))
+			}
+			lateness += time.Second
+			if lateness > 24*time.Hour {
+				t.Fatalf("the shuffle needs a window of %s", lateness)
+			}
+			window := func(c *config.Config) { c.MaxLateness = lateness }
+
+			e := newEngine(t, t.TempDir(), false, window)
+			role, subject := ruleKeys(t, e)
+			want := ids(synth.Expected(timeOrder, role, subject, 10*24*time.Hour), 0)
+			inStream := ids(synth.Expected(events, role, subject, 10*24*time.Hour), 0)
+			t.Logf("max_lateness %s, %d alerts in event-time order, %d in stream order", lateness, len(want), len(inStream))
+
+			done := make([]chan struct{}, len(order))
+			for p := range done {
+				done[p] = make(chan struct{})
+			}
+			work := make(chan int)
+			var wg sync.WaitGroup
+			var failed atomic.Value
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for p := range work {
+						if p >= workers {
+							<-done[p-workers]
+						}
+						if _, err := e.Process(chunks[order[p]]); err != nil {
+							failed.Store(err)
+						}
+						close(done[p])
+					}
+				}()
+			}
+			for p := range order {
+				work <- p
+			}
+			close(work)
+			wg.Wait()
+			if err, _ := failed.Load().(error); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Release(); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			drain(t, e, &got)
+			e.Close()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("4 workers, shuffled: alerts differ from event-time order: got %d, want %d\n%s", len(got), len(want), diff(got, want))
+			}
+
+			e = newEngine(t, t.TempDir(), false, window)
+			got = nil
+			for _, c := range chunks {
+				if _, err := e.Process(c); err != nil {
+					t.Fatal(err)
+				}
+				drain(t, e, &got)
+			}
+			n, err := e.Release()
+			if err != nil || e.Stats().Held != 0 {
+				t.Fatalf("release: %d, %v, %d still held", n, err, e.Stats().Held)
+			}
+			drain(t, e, &got)
+			e.Close()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("1 worker, in order: alerts differ from event-time order: got %d, want %d\n%s", len(got), len(want), diff(got, want))
 			}
 		})
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	// Backoff between failed attempts: from MinBackoff doubling to
 	// MaxBackoff, with jitter (defaults 200ms and 30s).
 	MinBackoff, MaxBackoff time.Duration
+	// StopGrace is how long an attempt in flight may go on once Run's
+	// context ends (default 0: interrupted at once).
+	StopGrace time.Duration
 	// Log reports problems at error level (the first failure of an
 	// outage, with its cause, not each retry; a panic; a failed reclaim)
 	// and the end of an outage at info; nil discards.
@@ -162,9 +165,14 @@ func (s *Sender) Notify() {
 // attempt is a failed attempt: the sender lives on.
 func (s *Sender) Run(ctx context.Context) {
 	defer s.close()
+	// An attempt in flight when ctx ends may go on for StopGrace: its ack
+	// then deletes what it delivered, which would otherwise go out again.
+	actx, interrupt := context.WithCancel(context.WithoutCancel(ctx))
+	defer interrupt()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(s.opts.StopGrace, interrupt) })()
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		sent, err := s.attempt(ctx, true)
+		sent, err := s.attempt(actx, true)
 		switch {
 		case ctx.Err() != nil:
 			// Interrupted by the end of Run, not a failure.

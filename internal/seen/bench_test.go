@@ -50,6 +50,21 @@ func BenchmarkCheck(b *testing.B) {
 			b.Fatalf("%d store reads", batch.Counters.StoreReads)
 		}
 	})
+	b.Run("hot/window", func(b *testing.B) { // max_lateness on, nothing held for the tuple
+		s := openT(b, b.TempDir(), func(o *Options) { o.NoLearning, o.MaxLateness = true, 5*time.Minute })
+		defer s.Close()
+		check(b, s, benchRule, []string{"other"}, t0.Add(time.Hour), true) // held (learn-only: no alert document)
+		check(b, s, benchRule, tuple, t0.Add(-time.Hour), false)           // late: novel at once
+		warm(b, s, tuple)
+		batch := s.Begin(false)
+		defer batch.Abort()
+		b.ReportAllocs()
+		for b.Loop() {
+			if d, err := batch.Check(benchRule, tuple, t0, "e"); err != nil || d != Known {
+				b.Fatal(d, err)
+			}
+		}
+	})
 	b.Run("hot/hash", func(b *testing.B) {
 		var buf []byte
 		b.ReportAllocs()

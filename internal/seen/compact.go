@@ -26,7 +26,9 @@ func (s *State) compact(stop <-chan struct{}) (int, error) {
 	var todo []ruleExpiry
 	for rh, rec := range s.rules {
 		if rec.highWater != noTime {
-			todo = append(todo, ruleExpiry{rh, rec.highWater - rec.window, rec.window})
+			// Held and on-time events lie at most MaxLateness before the
+			// high-water: a tuple they could find known stays.
+			todo = append(todo, ruleExpiry{rh, rec.highWater - rec.window - s.opts.MaxLateness.Milliseconds(), rec.window})
 		}
 	}
 	s.mu.Unlock()

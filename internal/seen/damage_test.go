@@ -63,6 +63,14 @@ func TestDamagedStateRefused(t *testing.T) {
 		{"rule record truncated", func(t *testing.T, dir string) {
 			setRaw(t, dir, ruleKeyBytes(ruleHash(tenDays.Key)), "\x02")
 		}, "rule record"},
+		{"held event damaged", func(t *testing.T, dir string) {
+			th, _ := tupleHash(nil, []string{"role", "a"})
+			setRaw(t, dir, heldKey(makeEntryKey(ruleHash(tenDays.Key), th), 0, 1), "\x09garbage")
+		}, "held event"},
+		{"held event of no rule", func(t *testing.T, dir string) {
+			th, _ := tupleHash(nil, []string{"role", "a"})
+			setRaw(t, dir, heldKey(makeEntryKey(ruleHash("gone:1"), th), 0, 1), string((&heldItem{eventID: "e", tuple: []string{"role", "a"}}).encode()))
+		}, "has no record"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

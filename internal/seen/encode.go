@@ -8,12 +8,20 @@ import (
 	"github.com/zeebo/xxh3"
 )
 
-// On-disk format, version 1. Keys:
+// On-disk format, version 1, or 2 while events are held (max_lateness).
+// Keys:
 //
-//	"\x00format"                         -> "1"
-//	'r' ruleHash(8)                      -> rule record
-//	't' ruleHash(8) tupleHash(16)        -> tuple record
-//	'o' seq(8)                           -> alert document (outbox)
+//	"\x00format"                           -> "1", or "2" while 'h' keys exist
+//	'r' ruleHash(8)                        -> rule record
+//	't' ruleHash(8) tupleHash(16)          -> tuple record
+//	'o' seq(8)                             -> alert document (outbox)
+//	'h' ruleHash(8) tupleHash(16) t(8) seq(8) -> held event
+//
+// A held event's time t is Unix ms with the sign bit flipped, so that keys
+// sort by it; seq tells apart events of one tuple at one time. Version 2
+// exists so that a build that knows nothing of held events refuses a state
+// holding some instead of never deciding them; the marker goes back to 1
+// once nothing is held.
 //
 // ruleHash is xxh3-64 of the rule key (rule_id:query-hash). tupleHash is
 // xxh3-128 of the tuple's values, each preceded by its length in bytes as
@@ -27,7 +35,13 @@ import (
 //	tuple: firstSeen, lastSeen, firstEventID, count, values... (each value
 //	       capped at maxStoredValue bytes: the hash identifies the tuple,
 //	       the values are for people listing state)
-const formatVersion = 1
+//	held:  flags, eventID, count, values..., then for a candidate of a live
+//	       batch its alert document
+const (
+	formatVersion = 2 // the newest format this build reads
+	formatPlain   = 1 // nothing held: what builds before held events read
+	formatHeld    = 2 // held events present
+)
 
 var formatKey = []byte("\x00format")
 
@@ -35,6 +49,7 @@ const (
 	prefixRule   = 'r'
 	prefixTuple  = 't'
 	prefixOutbox = 'o'
+	prefixHeld   = 'h'
 )
 
 const maxStoredValue = 256

@@ -11,6 +11,10 @@
 // than a granularity (window/100, at least a minute), so repeated tuples
 // cost no writes; decisions read the stored value, whether it comes from
 // the cache or the store, so they do not depend on what the cache holds.
+//
+// Decisions follow arrival (commit) order, unless a reorder window is set
+// (Options.MaxLateness, see hold.go): events within it are then decided in
+// event-time order, whatever the order in which batches commit.
 package seen
 
 import (
@@ -49,7 +53,7 @@ const (
 )
 
 func (d Decision) String() string {
-	return [...]string{"known", "novel", "learning", "backfilled"}[d]
+	return [...]string{"known", "novel", "learning", "backfilled", "held"}[d]
 }
 
 // Options configure Open.
@@ -70,6 +74,10 @@ type Options struct {
 	Log logx.Func
 	// Store replaces the embedded pebble store (Dir is then unused).
 	Store Store
+	// MaxLateness is the reorder window: an event at most this much older
+	// than the newest its rule has checked is decided in event-time order
+	// (see hold.go). 0 decides in arrival order.
+	MaxLateness time.Duration
 
 	fs          vfs.FS        // the embedded store's file system (tests)
 	reopenEvery time.Duration // pacing of reopens after a failure (tests)
@@ -107,6 +115,13 @@ type State struct {
 	rules   map[uint64]*ruleRecord // rule records as committed batches left them
 	written map[uint64]*ruleRecord // rule records as last written to the store
 	nextSeq uint64                 // next outbox sequence number
+	format  int                    // the store's format marker
+
+	// Held events (hold.go), under mu.
+	held     map[entryKey][]*heldItem // by tuple, in order
+	heldN    atomic.Int64             // their number
+	nextHold uint64                   // next held event sequence number
+	advanced map[uint64]time.Time     // by rule: when its watermark last moved
 
 	outboxCount atomic.Int64
 	outboxBytes atomic.Int64
@@ -185,10 +200,11 @@ func (s *State) load() error {
 			return fmt.Errorf("state: the directory holds data without a newterms format marker: not a newterms state, or damaged")
 		}
 		var w Writes
-		w.Set(formatKey, []byte(strconv.Itoa(formatVersion)))
+		w.Set(formatKey, []byte(strconv.Itoa(formatPlain)))
 		if err := s.store.Apply(&w); err != nil {
 			return fmt.Errorf("state: write format: %w", err)
 		}
+		s.format = formatPlain
 	} else {
 		n, err := strconv.Atoi(string(v))
 		switch {
@@ -197,6 +213,7 @@ func (s *State) load() error {
 		case n > formatVersion:
 			return fmt.Errorf("state: format version %d is newer than this build's %d: upgrade newterms", n, formatVersion)
 		}
+		s.format = n
 	}
 	var bad error // the scan's own result must not overwrite it
 	err = s.store.Scan([]byte{prefixRule}, func(k, v []byte) bool {
@@ -212,6 +229,9 @@ func (s *State) load() error {
 		return true
 	})
 	if err = cmp.Or(bad, err); err != nil {
+		return err
+	}
+	if err := s.loadHeld(); err != nil {
 		return err
 	}
 	s.nextSeq = 1
@@ -248,6 +268,10 @@ func (s *State) Close() error {
 type Counters struct {
 	Checked, Novel, Learning, Backfilled int
 	CacheHits, StoreReads                int
+	// Held events for ordering, events released (decided, and counted
+	// above, at release), and candidates released as known: an earlier
+	// event of their tuple arrived after them.
+	Held, Released, Cancelled int
 }
 
 // Batch is the work of one flush: checks, then one atomic commit.
@@ -261,6 +285,15 @@ type Batch struct {
 	buf, key  []byte // scratch
 	err       error  // the store is out of service
 	Counters  Counters
+
+	// Held events (hold.go).
+	holding      bool // the window is on, or events are held
+	staged       map[entryKey][]*heldItem
+	stagedOrder  []entryKey
+	stagedN      int
+	awaiting     map[int]*heldItem // live candidates by check number
+	releaseAll   bool
+	releaseRules map[uint64]bool
 }
 
 // Begin starts a batch; until Commit or Abort, other batches wait. A
@@ -269,7 +302,9 @@ type Batch struct {
 // Check and Commit return the error.
 func (s *State) Begin(learnOnly bool) *Batch {
 	s.mu.Lock()
-	return &Batch{s: s, learnOnly: learnOnly, pending: map[entryKey]*entry{}, rules: map[uint64]*ruleRecord{}, err: s.heal()}
+	b := &Batch{s: s, learnOnly: learnOnly, pending: map[entryKey]*entry{}, rules: map[uint64]*ruleRecord{}, err: s.heal()}
+	b.holding = s.opts.MaxLateness > 0 || len(s.held) > 0
+	return b
 }
 
 // healer is a store that can be taken out of service by a failure it
@@ -333,36 +368,66 @@ func (b *Batch) Check(r Rule, tuple []string, t time.Time, eventID string) (Deci
 		rec.highWater = ms
 	}
 	b.Counters.Checked++
+	if b.holding {
+		// Before the cache or the store: their record does not know the
+		// held events.
+		if committed, staged := b.heldOf(k); len(committed)+len(staged) > 0 {
+			return b.join(k, th, r, tuple, ms, eventID)
+		}
+	}
 
 	cur, found, err := b.lookup(k, th)
 	if err != nil {
 		return Known, err
 	}
 	if found && ms-cur.last <= window {
-		// Known. Out of order: move first_seen back. In order: refresh
-		// last_seen once it has moved by more than the granularity.
-		gran := b.s.opts.Granularity(r.Window).Milliseconds()
-		switch {
-		case ms < cur.first:
-			cur.first = ms
-			b.write(k, cur, tuple, true)
-		case ms-cur.last > gran:
-			cur.last = ms
-			b.write(k, cur, tuple, true)
-		}
+		b.known(k, cur, ms, r.Window, tuple)
 		return Known, nil
 	}
+	if b.holding && b.onTime(rec, ms) {
+		it := b.newHeld(ms, eventID, tuple)
+		it.flags |= heldCandidate
+		return b.stage(k, it), nil
+	}
+	return b.novel(k, ms, window, rec.earliest, eventID, tuple, b.learnOnly), nil
+}
+
+// onTime: the reorder window is on and the event is within it.
+func (b *Batch) onTime(rec *ruleRecord, ms int64) bool {
+	d := b.s.opts.MaxLateness.Milliseconds()
+	return d > 0 && ms >= rec.highWater-d
+}
+
+// known records a known tuple as Check does: out of order, it moves
+// first_seen back; in order, it refreshes last_seen once it has moved by
+// more than the granularity.
+func (b *Batch) known(k entryKey, cur entry, ms int64, window time.Duration, tuple []string) {
+	gran := b.s.opts.Granularity(window).Milliseconds()
+	switch {
+	case ms < cur.first:
+		cur.first = ms
+		b.write(k, cur, tuple, true)
+	case ms-cur.last > gran:
+		cur.last = ms
+		b.write(k, cur, tuple, true)
+	}
+}
+
+// novel records a new tuple, or a new episode of one, and decides whether
+// it alerts; earliest is its rule's earliest event time. Check and the
+// release of held events share it.
+func (b *Batch) novel(k entryKey, ms, window, earliest int64, eventID string, tuple []string, learnOnly bool) Decision {
 	b.write(k, entry{first: ms, last: ms, eventID: eventID}, tuple, false)
 	switch {
-	case b.learnOnly:
+	case learnOnly:
 		b.Counters.Backfilled++
-		return Backfilled, nil
-	case !b.s.opts.NoLearning && rec.earliest > ms-window:
+		return Backfilled
+	case !b.s.opts.NoLearning && earliest > ms-window:
 		b.Counters.Learning++
-		return Learning, nil
+		return Learning
 	}
 	b.Counters.Novel++
-	return Novel, nil
+	return Novel
 }
 
 // lookup finds a tuple's record: the batch's own, the cache, the store.
@@ -437,8 +502,11 @@ func (b *Batch) AddAlert(doc []byte) {
 	b.alerts = append(b.alerts, bytes.Clone(doc))
 }
 
-// Empty reports whether the batch has nothing to commit.
-func (b *Batch) Empty() bool { return len(b.pending) == 0 && len(b.alerts) == 0 && !b.rulesChanged() }
+// Empty reports whether the batch's checks and alerts leave nothing to
+// commit (held events its commit may release aside).
+func (b *Batch) Empty() bool {
+	return len(b.pending) == 0 && len(b.alerts) == 0 && len(b.staged) == 0 && !b.rulesChanged()
+}
 
 func (b *Batch) rulesChanged() bool {
 	for rh, rec := range b.rules {
@@ -477,10 +545,16 @@ func (b *Batch) Commit() error {
 	if b.err != nil {
 		return b.err
 	}
-	if b.Empty() {
-		for rh, rec := range b.rules {
-			s.rules[rh] = rec
+	var held *releasePlan
+	if b.holding {
+		var err error
+		if held, err = b.release(); err != nil {
+			return err
 		}
+	}
+	if b.Empty() && held.empty() {
+		held.applied(s, b.stagedN) // events held and released at once
+		b.keepRules()
 		return nil
 	}
 	var w Writes
@@ -499,6 +573,7 @@ func (b *Batch) Commit() error {
 		w.Set(outboxKey(s.nextSeq+uint64(i)), doc)
 		bytes += int64(len(doc))
 	}
+	held.write(&w)
 	if err := s.store.Apply(&w); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
@@ -508,9 +583,8 @@ func (b *Batch) Commit() error {
 	s.nextSeq += uint64(len(b.alerts))
 	s.outboxCount.Add(int64(len(b.alerts)))
 	s.outboxBytes.Add(bytes)
-	for rh, rec := range b.rules {
-		s.rules[rh] = rec
-	}
+	held.applied(s, b.stagedN)
+	b.keepRules()
 	for _, rh := range written {
 		c := *b.rules[rh]
 		s.written[rh] = &c
@@ -527,6 +601,24 @@ func (b *Batch) Commit() error {
 	}
 	s.cache.Wait()
 	return nil
+}
+
+// keepRules makes the batch's rule records the committed ones, and notes
+// when a watermark moved (ReleaseIdle).
+func (b *Batch) keepRules() {
+	s := b.s
+	var now time.Time
+	for rh, rec := range b.rules {
+		if b.holding {
+			if c, ok := s.rules[rh]; !ok || rec.highWater > c.highWater {
+				if now.IsZero() {
+					now = time.Now()
+				}
+				s.advanced[rh] = now
+			}
+		}
+		s.rules[rh] = rec
+	}
 }
 
 // Abort drops the batch.
