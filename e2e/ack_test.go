@@ -16,7 +16,7 @@ import (
 
 const (
 	ackKills      = 10
-	ackPerMessage = 10
+	ackPerMessage = 1
 )
 
 // recordN finds a record's number; the closing brace keeps a line torn by
