@@ -111,3 +111,49 @@ func setRaw(t *testing.T, dir string, key []byte, val string) {
 	}
 	p.Close()
 }
+
+// A creation cut short (Fluent Bit killed in the plugin's first open)
+// leaves files but no data: the next start creates the state, where a
+// directory holding data without its manifest is refused.
+func TestInterruptedCreation(t *testing.T) {
+	cases := []struct {
+		name string
+		cut  func(t *testing.T, dir string)
+	}{
+		{"only the lock", func(t *testing.T, dir string) {
+			os.MkdirAll(dir, 0o700)
+			os.WriteFile(filepath.Join(dir, "LOCK"), nil, 0o600)
+		}},
+		{"a manifest without its marker", func(t *testing.T, dir string) {
+			p, err := openPebble(dir, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Close()
+			markers, _ := filepath.Glob(filepath.Join(dir, "marker.*"))
+			for _, m := range markers {
+				os.Remove(m)
+			}
+			logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+			for _, l := range logs {
+				os.Truncate(l, 0)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			c.cut(t, dir)
+			s := openT(t, dir, func(o *Options) { o.NoLearning = true })
+			if d := check(t, s, tenDays, []string{"a"}, t0, false); d != Novel {
+				t.Errorf("decision %v", d)
+			}
+			s.Close()
+			s = openT(t, dir, nil)
+			defer s.Close()
+			if st, err := s.Stats(); err != nil || len(st) != 1 || st[0].Tuples != 1 {
+				t.Errorf("after reopening: %+v %v", st, err)
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -127,10 +126,12 @@ func (p *pebbleStore) open() (*pebble.DB, error) {
 	if err := os.Chmod(p.dir, 0o700); err != nil {
 		return nil, err
 	}
-	// A directory that already holds files is an existing state: if pebble
+	// A directory that already holds data is an existing state: if pebble
 	// cannot find its manifest there (a deleted marker, a copy gone wrong)
-	// it must fail, never create an empty store beside the old files.
-	existing, err := firstEntry(p.dir)
+	// it must fail, never create an empty store beside the old files. A
+	// creation cut short (a kill in the first open) leaves no data: that
+	// one is created again.
+	existing, err := firstData(p.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -164,21 +165,28 @@ func (p *pebbleStore) open() (*pebble.DB, error) {
 	return db, nil
 }
 
-// firstEntry names one entry of dir, or "" when it has none.
-func firstEntry(dir string) (string, error) {
-	f, err := os.Open(dir)
+// firstData names one entry of dir that may hold data, or "" when there
+// is none: what pebble writes before its first commit (the lock, options,
+// a manifest and markers, an empty log) holds none.
+func firstData(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	names, err := f.Readdirnames(1)
-	if len(names) > 0 {
-		return names[0], nil
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == "LOCK", strings.HasPrefix(name, "OPTIONS-"), strings.HasPrefix(name, "MANIFEST-"),
+			strings.HasPrefix(name, "marker.") && !strings.HasPrefix(name, "marker.manifest."):
+			continue
+		case strings.HasSuffix(name, ".log"):
+			if info, err := e.Info(); err == nil && info.Size() == 0 {
+				continue
+			}
+		}
+		return name, nil
 	}
-	if err == io.EOF {
-		err = nil
-	}
-	return "", err
+	return "", nil
 }
 
 // fatal carries a pebble fatal error up to the call that caused it.
