@@ -28,7 +28,7 @@ build/harness: plugin/harness/harness.c
 # The e2e tests run the plugin in real Fluent Bit: built first, so that
 # the test packages, run in parallel, never build it at once.
 test: lint build/out_newterms.so
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 25m ./...
 
 lint: vet staticcheck
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './build/*')); \
