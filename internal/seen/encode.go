@@ -111,14 +111,33 @@ func (e *entry) encode(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, e.first)
 	dst = binary.AppendVarint(dst, e.last)
 	dst = appendString(dst, e.eventID)
-	dst = binary.AppendUvarint(dst, uint64(len(e.tuple)))
-	for _, v := range e.tuple {
+	return appendTuple(dst, e.tuple)
+}
+
+// appendTuple writes a tuple's values for people listing state: a count,
+// then each value capped at maxStoredValue (the hash identifies it).
+func appendTuple(dst []byte, tuple []string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(tuple)))
+	for _, v := range tuple {
 		if len(v) > maxStoredValue {
 			v = v[:maxStoredValue]
 		}
 		dst = appendString(dst, v)
 	}
 	return dst
+}
+
+// tuple reads what appendTuple wrote: at most three values.
+func (r *reader) tuple() []string {
+	n := r.uvarint()
+	if n > 3 {
+		r.err = errCorrupt
+	}
+	var out []string
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		out = append(out, r.string())
+	}
+	return out
 }
 
 var errCorrupt = errors.New("corrupt record")
@@ -143,13 +162,7 @@ func decodeEntry(b []byte) (entry, error) {
 	e.first = r.varint()
 	e.last = r.varint()
 	e.eventID = r.string()
-	n := r.uvarint()
-	if n > 3 {
-		r.err = errCorrupt
-	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		e.tuple = append(e.tuple, r.string())
-	}
+	e.tuple = r.tuple()
 	if r.err != nil {
 		err = fmt.Errorf("tuple record: %w", r.err)
 	}

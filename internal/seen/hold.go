@@ -124,13 +124,7 @@ func heldKey(k entryKey, t int64, seq uint64) []byte {
 func (h *heldItem) encode() []byte {
 	dst := binary.AppendUvarint(nil, uint64(h.flags))
 	dst = appendString(dst, h.eventID)
-	dst = binary.AppendUvarint(dst, uint64(len(h.tuple)))
-	for _, v := range h.tuple {
-		if len(v) > maxStoredValue {
-			v = v[:maxStoredValue]
-		}
-		dst = appendString(dst, v)
-	}
+	dst = appendTuple(dst, h.tuple)
 	if h.doc != nil {
 		dst = append(dst, h.doc...)
 	}
@@ -148,12 +142,9 @@ func decodeHeld(key, val []byte) (entryKey, *heldItem, error) {
 	r := reader{b: val}
 	flags := r.uvarint()
 	h.eventID = r.string()
-	n := r.uvarint()
-	if flags > heldCandidate|heldLearnOnly || n > 3 {
+	h.tuple = r.tuple()
+	if flags > heldCandidate|heldLearnOnly {
 		r.err = errCorrupt
-	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		h.tuple = append(h.tuple, r.string())
 	}
 	if r.err != nil {
 		return k, nil, r.err
