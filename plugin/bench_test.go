@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/newterms/newterms/internal/flb"
+	"github.com/newterms/newterms/internal/flb/flbtest"
 	"github.com/newterms/newterms/internal/synth"
 )
 
@@ -53,7 +53,7 @@ func benchHarness(b *testing.B, pct int) {
 			if pct == 100 || i%20 == 0 {
 				rec = match[(c*50+i/20)%len(match)]
 			}
-			chunk = flb.AppendRecord(chunk, true, start, [2]string{"log", rec})
+			chunk = flbtest.AppendRecord(chunk, true, start, [2]string{"log", rec})
 			total++
 			bytes += len(rec)
 		}

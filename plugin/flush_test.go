@@ -11,7 +11,7 @@ import (
 
 	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/engine"
-	"github.com/newterms/newterms/internal/flb"
+	"github.com/newterms/newterms/internal/flb/flbtest"
 	"github.com/newterms/newterms/internal/forward"
 	"github.com/newterms/newterms/internal/seen"
 	"github.com/newterms/newterms/internal/synth"
@@ -96,7 +96,7 @@ func TestFlushRetry(t *testing.T) {
 	eng := in.eng
 	var chunk []byte
 	for _, ev := range synth.Stream(synth.Options{Seed: 9, Start: start, Days: 1, Events: 300}) {
-		chunk = flb.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(ev.JSON)})
+		chunk = flbtest.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(ev.JSON)})
 	}
 	store.fail = true
 	if rc := in.flush(chunk); rc != 2 {
@@ -148,7 +148,7 @@ func TestFlushAllocations(t *testing.T) {
 	chunk := func(n int, recs []string) []byte {
 		var c []byte
 		for i := range n {
-			c = flb.AppendRecord(c, true, start, [2]string{"log", recs[i%len(recs)]})
+			c = flbtest.AppendRecord(c, true, start, [2]string{"log", recs[i%len(recs)]})
 		}
 		return c
 	}

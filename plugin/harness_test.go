@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/newterms/newterms/internal/alert"
-	"github.com/newterms/newterms/internal/flb"
+	"github.com/newterms/newterms/internal/flb/flbtest"
 	"github.com/newterms/newterms/internal/forward/forwardtest"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/synth"
@@ -64,7 +64,7 @@ func newSetup(t *testing.T, seed uint64, n, per int, extra ...string) *setup {
 	for i := 0; i < len(s.events); i += per {
 		var chunk []byte
 		for _, ev := range s.events[i:min(i+per, len(s.events))] {
-			chunk = flb.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(ev.JSON)}, [2]string{"stream", "stdout"})
+			chunk = flbtest.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(ev.JSON)}, [2]string{"stream", "stdout"})
 		}
 		p := filepath.Join(dir, fmt.Sprintf("chunk-%04d.msgpack", len(s.chunks)))
 		os.WriteFile(p, chunk, 0o644)
@@ -264,8 +264,8 @@ func TestHarnessBadInput(t *testing.T) {
 	os.WriteFile(garbage, []byte("\xc1\xc1 this is not msgpack"), 0o644)
 	mixed := filepath.Join(s.dir, "mixed.msgpack")
 	var chunk []byte
-	chunk = flb.AppendRecord(chunk, true, start, [2]string{"log", "{not json"})
-	chunk = flb.AppendRecord(chunk, false, start, [2]string{"other", "x"})
+	chunk = flbtest.AppendRecord(chunk, true, start, [2]string{"log", "{not json"})
+	chunk = flbtest.AppendRecord(chunk, false, start, [2]string{"other", "x"})
 	chunk = append(chunk, 0x92, 0xa1, 'x', 0xa1, 'y') // an array that is no record
 	good, _ := os.ReadFile(s.chunks[0])
 	os.WriteFile(mixed, append(chunk, good...), 0o644)
@@ -376,7 +376,7 @@ func TestHarnessEnvelopes(t *testing.T) {
 		var chunk []byte
 		for j, ev := range s.events[i*250 : min((i+1)*250, len(s.events))] {
 			env := synth.Envelopes[(i*250+j)%len(synth.Envelopes)]
-			chunk = flb.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(env.Wrap(ev.JSON))})
+			chunk = flbtest.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(env.Wrap(ev.JSON))})
 		}
 		os.WriteFile(s.chunks[i], chunk, 0o644)
 	}
@@ -442,7 +442,7 @@ func TestHarnessWorkerOrder(t *testing.T) {
 	doc := strings.Replace(string(last.JSON), last.Time.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), 1)
 	doc = strings.Replace(doc, last.ID, "ffffffff-0000-4000-8000-000000000000", 1)
 	push := filepath.Join(s.dir, "push.msgpack")
-	os.WriteFile(push, flb.AppendRecord(nil, true, at, [2]string{"log", doc}), 0o644)
+	os.WriteFile(push, flbtest.AppendRecord(nil, true, at, [2]string{"log", doc}), 0o644)
 
 	r := listen(t, s.sock)
 	lines, err := harness(t, append(append([]string{"-props", s.props, "-threads", "4"}, chunks...), push)...)
