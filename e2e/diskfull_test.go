@@ -23,13 +23,14 @@ const (
 // Fluent Bit neither crashed nor hung and exits in bounded time. The state
 // is a small tmpfs, mounted by the test (root only).
 func TestDiskFull(t *testing.T) {
-	eachBinary(t, false, func(t *testing.T, bin string) {
+	s := conformance(t)
+	runBinaries(s, t, false, func(t *testing.T, bin string) {
 		state := filepath.Join(t.TempDir(), "state")
 		if err := os.Mkdir(state, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		if err := syscall.Mount("tmpfs", state, "tmpfs", 0, "size="+stateFS+",mode=0700"); err != nil {
-			t.Skipf("mount tmpfs on %s: %v", state, err)
+			s.Skip(t, "mount tmpfs under state_dir: "+err.Error())
 		}
 		t.Cleanup(func() { syscall.Unmount(state, syscall.MNT_DETACH) })
 		o := newOracle(t, 4, 120, 3000)

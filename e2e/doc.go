@@ -6,7 +6,8 @@
 //
 // The binaries come from NEWTERMS_FLUENT_BIT (a path, or a list separated
 // by colons; a directory stands for the fluent-bit-* files in it), else
-// from ../shared/fluent-bit/fluent-bit-* beside the repository; without
-// any, the tests skip. Every test runs once per binary, as a subtest named
-// by its version.
+// from fluent-bit/fluent-bit-* in the shared test files
+// (internal/testsupport); without any, the tests skip. Every test runs
+// once per binary, as a subtest named by its version, a case of the
+// test's conformance count.
 package e2e

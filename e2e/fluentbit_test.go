@@ -19,6 +19,7 @@ import (
 	"github.com/newterms/newterms/internal/alert"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/synth"
+	"github.com/newterms/newterms/internal/testsupport"
 )
 
 const (
@@ -29,9 +30,9 @@ const (
 	// envPlugin names another build of the plugin to test (the Makefile's
 	// is left alone then).
 	envPlugin = "NEWTERMS_E2E_PLUGIN"
-	// sharedBinaries is where the binaries are, relative to this package
-	// (the repository's parent directory holds shared/).
-	sharedBinaries = "../../shared/fluent-bit/fluent-bit-*"
+	// sharedBinaries is where the binaries are in the shared directory
+	// (internal/testsupport).
+	sharedBinaries = "fluent-bit"
 )
 
 // poll is how often waits look again; stopLimit bounds a SIGTERM exit:
@@ -68,9 +69,9 @@ func TestMain(m *testing.M) {
 // binary is one Fluent Bit executable.
 type binary struct{ version, path string }
 
-// binaries finds the Fluent Bit executables, or skips naming where it
-// looked.
-func binaries(t *testing.T) []binary {
+// binaries finds the Fluent Bit executables, or skips the suite naming
+// where it looked.
+func binaries(s *testsupport.Suite, t *testing.T) []binary {
 	t.Helper()
 	var patterns []string
 	where := ""
@@ -83,7 +84,7 @@ func binaries(t *testing.T) []binary {
 			patterns = append(patterns, p)
 		}
 	} else {
-		where = abs(t, sharedBinaries)
+		where = filepath.Join(s.Shared(sharedBinaries), "fluent-bit-*")
 		patterns = []string{where}
 	}
 	var out []binary
@@ -102,19 +103,32 @@ func binaries(t *testing.T) []binary {
 		}
 	}
 	if len(out) == 0 {
-		t.Skip("no Fluent Bit binary at " + where)
+		s.Skip(t, "no Fluent Bit binary at "+where)
 	}
 	return out
+}
+
+// conformance counts the cases of an e2e test (each a run in one Fluent
+// Bit binary) for `make test` to show.
+func conformance(t *testing.T) *testsupport.Suite {
+	return testsupport.Conformance(t, "e2e/"+t.Name())
 }
 
 // eachBinary runs f as a subtest per Fluent Bit binary.
 func eachBinary(t *testing.T, parallel bool, f func(t *testing.T, bin string)) {
 	t.Helper()
+	runBinaries(conformance(t), t, parallel, f)
+}
+
+// runBinaries is eachBinary counting the subtests as the cases of s.
+func runBinaries(s *testsupport.Suite, t *testing.T, parallel bool, f func(t *testing.T, bin string)) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("runs Fluent Bit")
+		s.Skip(t, "runs Fluent Bit")
 	}
-	for _, b := range binaries(t) {
+	for _, b := range binaries(s, t) {
 		t.Run(b.version, func(t *testing.T) {
+			s.Case(t)
 			if parallel {
 				t.Parallel()
 			}

@@ -71,10 +71,11 @@ func TestHotReload(t *testing.T) {
 // in Fluent Bit"): run with NEWTERMS_E2E_RELOAD_MATRIX=1. Each combination
 // is a subtest; the ones that crash fail, with the signal in the message.
 func TestHotReloadMatrix(t *testing.T) {
+	s := conformance(t)
 	if os.Getenv("NEWTERMS_E2E_RELOAD_MATRIX") == "" {
-		t.Skip("set NEWTERMS_E2E_RELOAD_MATRIX=1 to run")
+		s.Skip(t, "set NEWTERMS_E2E_RELOAD_MATRIX=1 to run")
 	}
-	eachBinary(t, false, func(t *testing.T, bin string) {
+	runBinaries(s, t, false, func(t *testing.T, bin string) {
 		for _, workers := range []int{0, 1, 2} {
 			for _, threaded := range []bool{false, true} {
 				t.Run(fmt.Sprintf("workers=%d/threaded=%s", workers, onOff(threaded)), func(t *testing.T) {

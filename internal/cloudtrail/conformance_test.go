@@ -8,19 +8,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/newterms/newterms/internal/testsupport"
 )
-
-// shared is where the project's shared fixtures sit beside the checkout.
-const shared = "../../../shared/fixtures"
-
-func sharedDir(t testing.TB, sub string) string {
-	t.Helper()
-	dir := filepath.Join(shared, sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("%s absent: %v", dir, err)
-	}
-	return dir
-}
 
 // Fields of Elastic's expected output that the mapping spec leaves out of
 // scope: Elasticsearch-side enrichment (geo, user_agent parsing, ingest
@@ -94,13 +84,15 @@ func decodeAll(t *testing.T, data []byte) ([]map[string]any, Result) {
 }
 
 func TestElasticConformance(t *testing.T) {
-	dir := sharedDir(t, "elastic-cloudtrail")
+	suite := testsupport.Conformance(t, "cloudtrail/elastic-pipeline")
+	dir := suite.Shared("fixtures/elastic-cloudtrail")
 	inputs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
 	if len(inputs) == 0 {
 		t.Fatal("no pipeline test inputs")
 	}
 	for _, in := range inputs {
 		t.Run(filepath.Base(in), func(t *testing.T) {
+			suite.Case(t)
 			data, err := os.ReadFile(in)
 			if err != nil {
 				t.Fatal(err)
@@ -185,10 +177,12 @@ func subset(a, b string) bool {
 // Every public AWS sample parses without error, and yields the events it
 // holds: one per record, Insights counted apart.
 func TestAWSSamples(t *testing.T) {
-	dir := sharedDir(t, "aws-samples")
+	suite := testsupport.Conformance(t, "cloudtrail/aws-samples")
+	dir := suite.Shared("fixtures/aws-samples")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			suite.Case(t)
 			data, _ := os.ReadFile(f)
 			docs, res := decodeAll(t, data)
 			if err := res.Err(); err != nil {
@@ -210,7 +204,8 @@ func TestAWSSamples(t *testing.T) {
 // messages are truncated or not CloudTrail, so what is checked is that each
 // envelope is unwrapped down to its payload, and the errors name that place.
 func TestEnvelopeFixtures(t *testing.T) {
-	dir := sharedDir(t, "envelopes")
+	suite := testsupport.Conformance(t, "cloudtrail/envelopes")
+	dir := suite.Shared("fixtures/envelopes")
 	cases := []struct {
 		file   string
 		events int
@@ -225,6 +220,7 @@ func TestEnvelopeFixtures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
+			suite.Case(t)
 			data, err := os.ReadFile(filepath.Join(dir, c.file))
 			if err != nil {
 				t.Fatal(err)

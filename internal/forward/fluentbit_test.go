@@ -14,11 +14,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/newterms/newterms/internal/testsupport"
 )
 
-// fluentBit is the real Fluent Bit, beside the repository (see
-// ../shared/fluent-bit/README.md).
-const fluentBit = "../../../shared/fluent-bit/fluent-bit-5.1.1"
+// fluentBitPath is the real Fluent Bit, in the shared directory (see
+// internal/testsupport).
+const fluentBitPath = "fluent-bit/fluent-bit-5.1.1"
 
 // The real in_forward takes batches of many messages in flight: here one
 // alert per message, as tags alternate, 1,000 messages of 2.4 KB per
@@ -26,9 +28,9 @@ const fluentBit = "../../../shared/fluent-bit/fluent-bit-5.1.1"
 // cannot be written, so a sender that read acks only after writing the
 // batch would deadlock.
 func TestFluentBitInForward(t *testing.T) {
-	if _, err := os.Stat(fluentBit); err != nil {
-		t.Skip(fluentBit)
-	}
+	suite := testsupport.Conformance(t, "forward/in_forward")
+	fluentBit := suite.Shared(fluentBitPath)
+	suite.Case(t)
 	dir := t.TempDir()
 	path, out := filepath.Join(dir, "in_forward.sock"), filepath.Join(dir, "out")
 	if err := os.Mkdir(out, 0o700); err != nil {

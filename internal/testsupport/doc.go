@@ -14,7 +14,8 @@
 // Suite.Shared for what it cannot run. When the test ends, the suite's
 // count, e.g. "conformance cloudtrail/elastic-pipeline: 23 cases, 23
 // passed", is logged and appended to the file named by
-// NEWTERMS_CONFORMANCE_LOG; `make test` prints that file. Writing the file
-// makes it an input of the test in go's test cache, so a package that
-// reports to it is run again each time, never replayed from the cache.
+// NEWTERMS_CONFORMANCE_LOG; `make test` prints that file. Go's test cache
+// counts a file the test opens inside the module as an input, so with the
+// log there (build/conformance.txt) a package that reports to it is run
+// again each time, never replayed from the cache without its line.
 package testsupport
