@@ -77,7 +77,7 @@ func TestExampleConfigs(t *testing.T) {
 // returns the alert ids: what `newterms replay` prints.
 func sampleAlerts(t *testing.T) []string {
 	t.Helper()
-	cfg := config.Default()
+	cfg := config.Default(config.Plugin).Engine
 	cfg.Rules = []string{"../conf/rules"}
 	cfg.ASNDatabase = asnDB
 	cfg.ASNReloadInterval = -1

@@ -68,14 +68,14 @@ func (s *memStore) Close() error { return nil }
 // chunk then succeeds.
 // newInstance is a plugin instance in this process, on an in-memory store,
 // whose sender has nowhere to deliver.
-func newInstance(t *testing.T, store *memStore, mod func(*config.Config)) *instance {
+func newInstance(t *testing.T, store *memStore, mod func(*engine.Config)) *instance {
 	t.Helper()
-	cfg := config.Default()
-	cfg.ASNDatabase = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
-	cfg.ASNReloadInterval = -1
-	cfg.StateDir = t.TempDir()
-	mod(&cfg)
-	eng, err := engine.New(cfg, engine.Options{Store: store})
+	cfg := config.Default(config.Plugin)
+	cfg.Engine.ASNDatabase = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
+	cfg.Engine.ASNReloadInterval = -1
+	cfg.Engine.StateDir = t.TempDir()
+	mod(&cfg.Engine)
+	eng, err := engine.New(cfg.Engine, engine.Options{Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func newInstance(t *testing.T, store *memStore, mod func(*config.Config)) *insta
 
 func TestFlushRetry(t *testing.T) {
 	store := &memStore{m: map[string][]byte{}}
-	in := newInstance(t, store, func(cfg *config.Config) {
+	in := newInstance(t, store, func(cfg *engine.Config) {
 		cfg.Rules = []string{roleRule, subjectRule}
 		cfg.Learning = false
 	})
@@ -132,7 +132,7 @@ func TestGuard(t *testing.T) {
 // allocation, and one that matches a bounded few: a flush's allocations
 // grow with the matching records only.
 func TestFlushAllocations(t *testing.T) {
-	in := newInstance(t, &memStore{m: map[string][]byte{}}, func(cfg *config.Config) {
+	in := newInstance(t, &memStore{m: map[string][]byte{}}, func(cfg *engine.Config) {
 		cfg.Rules = []string{"../conf/rules"}
 		cfg.RecordKeys = []string{"log"}
 	})

@@ -76,25 +76,25 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	in := &instance{api: C.nt_api(plugin), ins: C.nt_ins(plugin)}
 	defer guard(in, "init", &rc)
 	get := func(key string) string { return output.FLBPluginConfigKey(plugin, key) }
-	cfg, err := config.FromLookup(get)
+	cfg, err := config.FromLookup(config.Plugin, get)
 	if err == nil {
 		err = check(cfg, get("match"))
 	}
 	if err != nil {
-		in.logf(C.NT_LOG_ERROR, "%v", err)
+		in.logErrors(err)
 		return output.FLB_ERROR
 	}
 	in.cfg = cfg
-	in.heap = seen.HeapShare(cfg.CacheSize)
+	in.heap = seen.HeapShare(cfg.Engine.CacheSize)
 	reserveHeap(in.heap)
 	defer func() {
 		if rc != output.FLB_OK {
 			reserveHeap(-in.heap)
 		}
 	}()
-	in.eng, err = engine.New(cfg, engine.Options{Log: in.log})
+	in.eng, err = engine.New(cfg.Engine, engine.Options{Log: in.log})
 	if err != nil {
-		in.logf(C.NT_LOG_ERROR, "%v", err)
+		in.logErrors(err)
 		return output.FLB_ERROR
 	}
 	rep := in.eng.Report()
@@ -104,13 +104,12 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	for _, n := range rep.Notes {
 		in.logf(C.NT_LOG_WARN, "%s", n)
 	}
-	in.sender, err = forward.New(in.eng.State(), forward.Options{
-		Address: cfg.ForwardAddress, SharedKey: cfg.ForwardSharedKey, Tag: cfg.AlertTag,
-		Log: in.log,
-		// Part of the exit's bound: what is in flight at exit may still
-		// be acknowledged, rather than sent again at the next start.
-		StopGrace: exitFlushTimeout / 2,
-	})
+	fwd := cfg.Forward
+	fwd.Log = in.log
+	// Part of the exit's bound: what is in flight at exit may still be
+	// acknowledged, rather than sent again at the next start.
+	fwd.StopGrace = exitFlushTimeout / 2
+	in.sender, err = forward.New(in.eng.State(), fwd)
 	if err != nil {
 		in.eng.Close()
 		in.logf(C.NT_LOG_ERROR, "%v", err)
@@ -123,15 +122,28 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		defer guard(in, "sender", new(int))
 		in.sender.Run(ctx)
 	}()
-	if cfg.MaxLateness > 0 {
+	if cfg.Engine.MaxLateness > 0 {
 		in.released = make(chan struct{})
-		go in.releaseIdle(ctx, cfg.MaxLateness)
+		go in.releaseIdle(ctx, cfg.Engine.MaxLateness)
 	}
 	n, _ := in.eng.State().OutboxSize()
 	in.logf(C.NT_LOG_INFO, "%d rules, state %s, alerts to %s as %s (%d waiting from before)",
-		len(in.eng.Rules().Rules()), cfg.StateDir, cfg.ForwardAddress, cfg.AlertTag, n)
+		len(in.eng.Rules().Rules()), cfg.Engine.StateDir, cfg.Forward.Address, cfg.Forward.Tag, n)
 	output.FLBPluginSetContext(plugin, in)
 	return output.FLB_OK
+}
+
+// logErrors logs each part of a joined error (every bad key of a
+// configuration) as its own line, so that each carries the instance's
+// prefix in Fluent Bit's log.
+func (in *instance) logErrors(err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			in.logErrors(e)
+		}
+		return
+	}
+	in.logf(C.NT_LOG_ERROR, "%v", err)
 }
 
 // releaseIdle decides, now and then, the held events of rules whose
@@ -163,14 +175,11 @@ func (in *instance) releaseIdle(ctx context.Context, window time.Duration) {
 	}
 }
 
-// check holds what only the plugin needs: where alerts go, and that the
-// instance does not match its own alerts.
+// check holds what only the plugin can see: that the instance does not
+// match its own alerts (match is Fluent Bit's key, not the plugin's).
 func check(cfg config.Config, match string) error {
-	if cfg.ForwardAddress == "" {
-		return fmt.Errorf("config: forward_address is missing: set it to in_forward's address (unix:///path or tcp://127.0.0.1:24224)")
-	}
-	if match != "" && config.MatchCatches(match, cfg.AlertTag) {
-		return fmt.Errorf("config: match %q catches this instance's own alert tag %q: alerts would loop back into it", match, cfg.AlertTag)
+	if match != "" && config.MatchCatches(match, cfg.Forward.Tag) {
+		return fmt.Errorf("config: match %q catches this instance's own alert tag %q: alerts would loop back into it", match, cfg.Forward.Tag)
 	}
 	return nil
 }
@@ -251,7 +260,7 @@ func (in *instance) text(r flb.Record) (text []byte, err error) {
 			err = engine.PanicError{Value: v}
 		}
 	}()
-	text, found, err := flb.Text(r.Body, in.cfg.RecordKeys)
+	text, found, err := flb.Text(r.Body, in.cfg.Engine.RecordKeys)
 	if err == nil && !found {
 		text, err = flb.AppendJSON(nil, r.Body)
 	}

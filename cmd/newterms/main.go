@@ -4,10 +4,13 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+
+	"github.com/newterms/newterms/internal/config"
 )
 
 type command struct {
@@ -52,4 +55,14 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'newterms COMMAND -h' for a command's flags.")
+}
+
+// keyFlag declares a flag that sets a configuration key: its default (the
+// CLI's) and its help come from the key's declaration in internal/config.
+func keyFlag(fl *flag.FlagSet, name, key string) *string {
+	k, ok := config.Lookup(key)
+	if !ok {
+		panic("newterms: no configuration key " + key)
+	}
+	return fl.String(name, k.DefaultFor(config.CLI), k.Text())
 }

@@ -28,11 +28,11 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	asnPath := fl.String("asn-db", "", "ASN database for source.as.*")
 	stateDir := fl.String("state", "", "state directory to use and keep (default: a temporary one)")
 	learnOnly := fl.Bool("learn-only", false, "record tuples and coverage without alerting (backfill a baseline)")
-	learning := fl.String("learning", "on", "on: rules alert only once their state covers a window; off: from the start")
+	learning := keyFlag(fl, "learning", "learning")
 	output := fl.String("output", "-", "file for the alerts, NDJSON")
-	maxSize := fl.Int("max-record-size", 256<<20, "largest input (line or document) in bytes")
+	maxSize := keyFlag(fl, "max-record-size", "max_record_size")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR] [--learn-only] [--output FILE] [FILE|DIR|-]...")
+		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR] [--learn-only] [--learning on|off] [--max-record-size N] [--output FILE] [FILE|DIR|-]...")
 		fmt.Fprintln(stderr, "Runs the detection over CloudTrail files (any envelope, .gz, directories) and writes alerts as NDJSON.")
 		fl.PrintDefaults()
 	}
@@ -43,14 +43,13 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return 2
 	}
-	get := map[string]string{"rules": *rulesPath, "asn_database": *asnPath, "learning": *learning, "asn_reload_interval": "off"}
-	cfg, err := config.FromLookup(func(k string) string { return get[k] })
+	conf, err := config.FromMap(config.CLI, map[string]string{"rules": *rulesPath, "asn_database": *asnPath,
+		"state_dir": *stateDir, "learning": *learning, "max_record_size": *maxSize})
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
 		return 2
 	}
-	cfg.MaxRecordSize = *maxSize
-	cfg.StateDir = *stateDir
+	cfg := conf.Engine
 	if cfg.StateDir == "" {
 		tmp, err := os.MkdirTemp("", "newterms-replay-")
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/prefilter"
 	"github.com/newterms/newterms/internal/rules"
@@ -108,7 +109,8 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	dec := cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: 256 << 20})
+	def := config.Default(config.CLI).Engine
+	dec := cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: def.MaxRecordSize})
 	doc := set.NewDoc()
 	status := 0
 	err = readInputs(fl.Args(), stdin, func(u unit) bool {
@@ -120,7 +122,7 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 				matched = true
 				fmt.Fprintf(w, "  match %q\n", r.Name)
 				n := 0
-				overflow := r.Terms(doc, maxTuples, func(tuple []string) {
+				overflow := r.Terms(doc, def.MaxTuples, func(tuple []string) {
 					n++
 					parts := make([]string, len(tuple))
 					for i, v := range tuple {
@@ -129,7 +131,7 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 					fmt.Fprintf(w, "    terms %s\n", strings.Join(parts, "  "))
 				})
 				if overflow > 0 {
-					fmt.Fprintf(w, "    ... %d more tuples over the cap of %d\n", overflow, maxTuples)
+					fmt.Fprintf(w, "    ... %d more tuples over the cap of %d\n", overflow, def.MaxTuples)
 				}
 				if n == 0 {
 					fmt.Fprintf(w, "    no tuple: missing %s\n", strings.Join(r.Missing(doc), ", "))
@@ -151,6 +153,3 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	}
 	return status
 }
-
-// maxTuples caps the tuples one rule takes from one event.
-const maxTuples = 64

@@ -1,289 +1,336 @@
-// Package config holds the settings shared by the Fluent Bit plugin and the
-// CLI, under the same snake_case key names, and validates them: a bad value
-// is an error that names the key and says what is allowed.
+// Package config reads the settings of the Fluent Bit plugin and of the
+// CLI, under the same snake_case keys, into the settings of the layers
+// below it: engine.Config and forward.Options.
+//
+// Each key is declared once, in keys: its name, its default as a user
+// writes it, its help (the README's text, generated from it), and the
+// function that parses, checks and sets it. A bad value is an error that
+// names the key, the value and what is allowed, and every bad key of a
+// configuration is reported at once.
 package config
 
+//go:generate go run gen_readme.go -readme ../../README.md
+
 import (
+	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/newterms/newterms/internal/asn"
-	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/forward"
 	"github.com/newterms/newterms/internal/rules"
-	"github.com/newterms/newterms/internal/seen"
 )
 
 // Config is the validated configuration of one plugin instance or CLI run.
 type Config struct {
-	// RecordKeys are the Fluent Bit record keys that may hold CloudTrail
-	// JSON text (record_key, comma separated).
-	RecordKeys []string
-	// MaxRecordSize caps one record, and each payload decoded inside it.
-	MaxRecordSize int
-	// ASNDatabase is the mmdb file for source.as.*; "" turns enrichment off.
-	ASNDatabase string
-	// ASNReloadInterval is how often the database file is checked for
-	// replacement; negative disables the check.
-	ASNReloadInterval time.Duration
-	// Rules are rule files or directories (rules, comma separated).
-	Rules []string
-	// Inline is the rule given by the rule_* keys, or nil.
-	Inline *rules.Rule
-	// StateDir holds the seen state and the alert outbox.
-	StateDir string
-	// CacheSize bounds the hot cache of seen tuples, in bytes.
-	CacheSize int64
-	// Learning: a rule alerts only once its state covers a whole window.
-	Learning bool
-	// AlertTag is the Fluent Bit tag of alerts; may hold {rule_id} and
-	// {severity}.
-	AlertTag string
-	// IncludeOriginal adds the CloudTrail record to alerts (event.original).
-	IncludeOriginal bool
-	// MaxTuples caps the term tuples one rule takes from one event.
-	MaxTuples int
-	// Prefilter skips, unparsed, records that contain no literal any rule
-	// needs.
-	Prefilter bool
-	// ForwardAddress is Fluent Bit's in_forward, where alerts go back in:
-	// unix:///path or tcp://host:port.
-	ForwardAddress string
-	// ForwardSharedKey answers in_forward's shared-key handshake.
-	ForwardSharedKey string
-	// MaxLateness is the reorder window: events up to this much older than
-	// the newest of their rule are decided in event-time order; 0 decides
-	// in arrival order.
-	MaxLateness time.Duration
+	Engine engine.Config
+	// Forward holds where alerts go and under which tag (forward_address,
+	// forward_shared_key, alert_tag); the plugin adds the rest.
+	Forward forward.Options
 }
 
-// Default is the configuration with every key unset.
-func Default() Config {
-	return Config{
-		RecordKeys:        cloudtrail.DefaultRecordKeys,
-		MaxRecordSize:     cloudtrail.DefaultMaxRecordSize,
-		ASNReloadInterval: asn.DefaultReloadInterval,
-		CacheSize:         seen.DefaultCacheSize,
-		Learning:          true,
-		AlertTag:          DefaultAlertTag,
-		MaxTuples:         64,
-		Prefilter:         true,
+// Program is who reads the keys: a few defaults and requirements differ.
+type Program int
+
+const (
+	// Plugin is the Fluent Bit output: it reads records one at a time and
+	// sends alerts back into Fluent Bit.
+	Plugin Program = iota
+	// CLI is cmd/newterms: it reads whole files and writes alerts out.
+	CLI
+)
+
+// Key is one configuration key.
+type Key struct {
+	Name string
+	// Default is the value of an unset key, as a user would write it; ""
+	// leaves it unset.
+	Default string
+	// CLIDefault, when not "", is the CLI's default instead of Default.
+	CLIDefault string
+	// Required: the plugin cannot start without it (the CLI supplies its
+	// own or has no use for it).
+	Required bool
+	// Help says what the key does and what it accepts, in Markdown: it is
+	// the README's text.
+	Help string
+	set  func(b *build, v string) error
+}
+
+// DefaultFor is the key's default for the program, as a user writes it.
+func (k Key) DefaultFor(p Program) string {
+	if p == CLI && k.CLIDefault != "" {
+		return k.CLIDefault
 	}
+	return k.Default
 }
 
-// DefaultAlertTag is the tag alerts carry back into Fluent Bit.
-const DefaultAlertTag = "newterms.alert"
+// Text is the help without Markdown, for messages and flag usage.
+func (k Key) Text() string { return strings.ReplaceAll(k.Help, "`", "") }
 
-// MaxMaxLateness bounds max_lateness: held events, with their alert
-// documents, stay in memory until released.
-const MaxMaxLateness = 24 * time.Hour
-
-type key struct {
-	help string
-	set  func(c *Config, v string) error
+// build is a configuration under construction: the inline rule comes from
+// five keys, made into a rule once all are read.
+type build struct {
+	Config
+	rule map[string]string
 }
 
-var keys = map[string]key{
-	"forward_address": {"in_forward that alerts go back into: unix:///path/to/socket or tcp://127.0.0.1:24224",
-		func(c *Config, v string) error {
+// keys are every key, in the README's order.
+var keys = []Key{
+	{Name: "forward_address", Required: true,
+		Help: "`in_forward` that alerts go back into: `unix:///path` or `tcp://127.0.0.1:24224`",
+		set: func(b *build, v string) error {
 			if _, _, err := forward.ParseAddress(v); err != nil {
 				return err
 			}
-			c.ForwardAddress = v
+			b.Forward.Address = v
 			return nil
 		}},
-	"forward_shared_key": {"shared key of in_forward's security section, if it has one",
-		func(c *Config, v string) error { c.ForwardSharedKey = v; return nil }},
-	"state_dir": {"directory of the seen state and the alert outbox (created 0700; one instance per directory)",
-		func(c *Config, v string) error { c.StateDir = v; return nil }},
-	"cache_size": {"hot cache of seen tuples in bytes, with an optional k/m/g suffix (default 64m)",
-		func(c *Config, v string) error {
-			n, err := ParseSize(v)
-			if err == nil && n < 1<<20 {
-				err = fmt.Errorf("at least 1m")
+	{Name: "forward_shared_key",
+		Help: "in_forward's `shared_key`, when it has a security section (the HELO/PING/PONG handshake)",
+		set:  func(b *build, v string) error { b.Forward.SharedKey = v; return nil }},
+	{Name: "record_key", Default: "log,message",
+		Help: "record keys that may hold CloudTrail JSON text, comma separated, tried in order; a record without any is read as the CloudTrail object or envelope itself",
+		set: func(b *build, v string) error {
+			if b.Engine.RecordKeys = splitList(v); len(b.Engine.RecordKeys) == 0 {
+				return errors.New("want one or more key names")
 			}
-			c.CacheSize = n
+			return nil
+		}},
+	{Name: "max_record_size", Default: "1m", CLIDefault: "256m",
+		Help: fmt.Sprintf("largest record, and largest payload decoded from base64 or gzip inside one, in bytes (`k`, `m`, `g` suffixes), at least `%s`. "+
+			"The CLI reads a line, or a whole JSON document, as one record: hence its larger default", sizeText(engine.MinRecordSize)),
+		set: func(b *build, v string) error {
+			n, err := parseSizeAtLeast(v, engine.MinRecordSize)
+			b.Engine.MaxRecordSize = int(n)
 			return err
 		}},
-	"learning": {"on: a rule alerts only once its state covers a whole history window; off: from the first event (default on)", boolKey(func(c *Config) *bool { return &c.Learning })},
-	"alert_tag": {"tag of the alerts re-emitted into Fluent Bit; may hold {rule_id} and {severity} (default newterms.alert)",
-		func(c *Config, v string) error {
+	{Name: "rules",
+		Help: "rule files or directories (recursive, `*.toml`), comma separated; a whole detection-rules checkout works. A rule file that fails to load fails init",
+		set: func(b *build, v string) error {
+			if b.Engine.Rules = splitList(v); len(b.Engine.Rules) == 0 {
+				return errors.New("want one or more paths")
+			}
+			return nil
+		}},
+	{Name: "rule_name", set: ruleKey("rule_name"),
+		Help: "one rule given inline, for users without rule files: its name. An inline rule needs `rule_name`, `rule_query`, `rule_fields` and `rule_window`; with neither `rules` nor these, init fails"},
+	{Name: "rule_query", set: ruleKey("rule_query"), Help: "the inline rule's KQL query"},
+	{Name: "rule_fields", set: ruleKey("rule_fields"), Help: "the inline rule's 1 to 3 `new_terms` fields, comma separated"},
+	{Name: "rule_window", set: ruleKey("rule_window"), Help: "the inline rule's history window, e.g. `now-10d` (units `s`, `m`, `h`, `d`, `w`)"},
+	{Name: "rule_id", set: ruleKey("rule_id"), Help: "the inline rule's id; unset, one is derived from `rule_name`"},
+	{Name: "state_dir", Required: true,
+		Help: "directory of the seen state and the alert outbox; created 0700; one instance per directory",
+		set:  func(b *build, v string) error { b.Engine.StateDir = v; return nil }},
+	{Name: "cache_size", Default: "64m",
+		Help: fmt.Sprintf("hot cache of seen tuples in bytes (`k`, `m`, `g`), at least `%s`; the plugin limits its Go heap to the sum of its instances' `cache_size` + 24 MiB each, unless `GOMEMLIMIT` is set", sizeText(engine.MinCacheSize)),
+		set: func(b *build, v string) (err error) {
+			b.Engine.CacheSize, err = parseSizeAtLeast(v, engine.MinCacheSize)
+			return err
+		}},
+	{Name: "learning", Default: "on",
+		Help: "`on`: a rule alerts only once its state covers a whole history window (new deployments and edited rules learn first); `off`: alerts from the first event",
+		set:  boolKey(func(b *build) *bool { return &b.Engine.Learning })},
+	{Name: "alert_tag", Default: "newterms.alert",
+		Help: "tag of re-emitted alerts; may hold `{rule_id}` and `{severity}`",
+		set: func(b *build, v string) error {
 			rest := strings.NewReplacer("{rule_id}", "", "{severity}", "").Replace(v)
 			if strings.ContainsAny(rest, "{} \t") {
-				return fmt.Errorf("only the placeholders {rule_id} and {severity} are known, and no spaces")
+				return errors.New("only the placeholders {rule_id} and {severity} are known, and no spaces")
 			}
-			c.AlertTag = v
+			b.Forward.Tag = v
 			return nil
 		}},
-	"prefilter":        {"on: records holding none of the literals the rules need are skipped before parsing (default on)", boolKey(func(c *Config) *bool { return &c.Prefilter })},
-	"include_original": {"on: alerts carry the original CloudTrail record as event.original (default off)", boolKey(func(c *Config) *bool { return &c.IncludeOriginal })},
-	"max_tuples": {"most term tuples one rule takes from one event, the rest counted as overflow (default 64)",
-		func(c *Config, v string) error {
+	{Name: "include_original", Default: "off",
+		Help: "`on`: alerts carry the CloudTrail record as `event.original`",
+		set:  boolKey(func(b *build) *bool { return &b.Engine.IncludeOriginal })},
+	{Name: "prefilter", Default: "on",
+		Help: "`on`: a record that holds none of the literals the rules need (most records: usually the `event.action` values they require) is counted and skipped before any parsing; " +
+			"a record whose envelope may carry a base64 (or base64+gzip) payload (`data`, `message`, `Message`, `CloudTrailEvent` holding base64 text) or JSON escapes always passes; `off`: every record is parsed",
+		set: boolKey(func(b *build) *bool { return &b.Engine.Prefilter })},
+	{Name: "max_tuples", Default: "64",
+		Help: fmt.Sprintf("most term tuples one rule takes from one event, 1 to %d; the rest are counted as overflow", engine.MaxMaxTuples),
+		set: func(b *build, v string) error {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100000 {
-				return fmt.Errorf("want a whole number from 1 to 100000")
+			if err != nil || n < 1 || n > engine.MaxMaxTuples {
+				return fmt.Errorf("want a whole number from 1 to %d", engine.MaxMaxTuples)
 			}
-			c.MaxTuples = n
+			b.Engine.MaxTuples = n
 			return nil
 		}},
-	"rules": {"rule files or directories (detection-rules TOML), comma separated",
-		func(c *Config, v string) error {
-			c.Rules = splitList(v)
-			if len(c.Rules) == 0 {
-				return fmt.Errorf("want one or more paths")
-			}
-			return nil
-		}},
-	"rule_id":     {"inline rule: its id (default derived from rule_name)", nop},
-	"rule_name":   {"inline rule: its name", nop},
-	"rule_query":  {"inline rule: its KQL query", nop},
-	"rule_fields": {"inline rule: 1 to 3 new_terms fields, comma separated", nop},
-	"rule_window": {"inline rule: its history window, e.g. now-10d", nop},
-	"asn_database": {"path of a MaxMind-format ASN database (GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite, IPinfo Lite); unset: no source.as.* fields",
-		func(c *Config, v string) error { c.ASNDatabase = v; return nil }},
-	"asn_reload_interval": {"how often to check the ASN database file for replacement, e.g. 60s or 5m, or off (default 60s)",
-		func(c *Config, v string) error {
-			if strings.EqualFold(v, "off") {
-				c.ASNReloadInterval = -1
-				return nil
-			}
-			d, err := time.ParseDuration(v)
-			if err != nil || d < time.Second {
-				return fmt.Errorf("want a duration of at least 1s, or off")
-			}
-			c.ASNReloadInterval = d
-			return nil
-		}},
-	"max_lateness": {"reorder window: events at most this much older (in event time) than the newest their rule has seen are decided in event-time order, their alerts held until then, e.g. 5m; 0 or off: arrival order (default off)",
-		func(c *Config, v string) error {
+	{Name: "max_lateness", Default: "off",
+		Help: fmt.Sprintf("reorder window: an event at most this much older (event time) than the newest its rule has checked is decided in event-time order, alerts of new tuples held until then (see Seen state and alerts); `0`/`off`: arrival order; %s to %s",
+			durText(engine.MinLateness), durText(engine.MaxMaxLateness)),
+		set: func(b *build, v string) error {
 			if strings.EqualFold(v, "off") || v == "0" {
-				c.MaxLateness = 0
+				b.Engine.MaxLateness = 0
 				return nil
 			}
 			d, err := time.ParseDuration(v)
-			if err != nil || d < time.Second || d > MaxMaxLateness {
-				return fmt.Errorf("want a duration from 1s to %s, or 0 or off", MaxMaxLateness)
+			if err != nil || d < engine.MinLateness || d > engine.MaxMaxLateness {
+				return fmt.Errorf("want a duration from %s to %s, or 0 or off", engine.MinLateness, engine.MaxMaxLateness)
 			}
-			c.MaxLateness = d
+			b.Engine.MaxLateness = d
 			return nil
 		}},
-	"record_key": {"comma-separated record keys holding CloudTrail JSON text (default log,message)",
-		func(c *Config, v string) error {
-			c.RecordKeys = splitList(v)
-			if len(c.RecordKeys) == 0 {
-				return fmt.Errorf("want one or more key names")
+	{Name: "asn_database",
+		Help: "MaxMind-format ASN database for `source.as.number` / `source.as.organization.name`: GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite, or IPinfo Lite/ASN (schema detected). " +
+			"Unset: no ASN fields. A missing, corrupt or unrecognised file fails init, naming the path and the cause",
+		set: func(b *build, v string) error { b.Engine.ASNDatabase = v; return nil }},
+	{Name: "asn_reload_interval", Default: "60s", CLIDefault: "off",
+		Help: fmt.Sprintf("how often the database file is checked for replacement (geoipupdate writes a new file and renames it), at least `%s`; `off` disables. "+
+			"A replacement that fails to open stays out of service and the old one goes on", durText(engine.MinReloadInterval)),
+		set: func(b *build, v string) error {
+			if strings.EqualFold(v, "off") {
+				b.Engine.ASNReloadInterval = -1
+				return nil
 			}
-			return nil
-		}},
-	"max_record_size": {"largest record in bytes, with an optional k/m suffix (default 1m)",
-		func(c *Config, v string) error {
-			n, err := ParseSize(v)
-			if err == nil && n < 1024 {
-				err = fmt.Errorf("at least 1k")
+			d, err := time.ParseDuration(v)
+			if err != nil || d < engine.MinReloadInterval {
+				return fmt.Errorf("want a duration of at least %s, or off", engine.MinReloadInterval)
 			}
-			if err != nil {
-				return err
-			}
-			c.MaxRecordSize = int(n)
+			b.Engine.ASNReloadInterval = d
 			return nil
 		}},
 }
 
-// Keys lists the key names, sorted, each with its help text.
-func Keys() [][2]string {
-	out := make([][2]string, 0, len(keys))
-	for k, v := range keys {
-		out = append(out, [2]string{k, v.help})
+// inlineKeys are the keys of the inline rule; all but rule_id are needed.
+var inlineKeys = []string{"rule_name", "rule_query", "rule_fields", "rule_window"}
+
+// Keys are every key, in the README's order.
+func Keys() []Key { return slices.Clone(keys) }
+
+// Lookup finds a key by name.
+func Lookup(name string) (Key, bool) {
+	i := slices.IndexFunc(keys, func(k Key) bool { return k.Name == name })
+	if i < 0 {
+		return Key{}, false
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
-	return out
+	return keys[i], true
 }
 
-// FromMap validates a complete set of settings: unknown keys are errors.
-func FromMap(m map[string]string) (Config, error) {
-	for k := range m {
-		if _, ok := keys[strings.ToLower(k)]; !ok {
-			return Config{}, fmt.Errorf("config: unknown key %q (known: %s)", k, knownList())
+// Default is the program's configuration with every key unset. The
+// declared defaults are valid (the package's tests parse them all).
+func Default(p Program) Config {
+	b := build{rule: map[string]string{}}
+	for _, k := range keys {
+		if v := k.DefaultFor(p); v != "" {
+			if err := k.set(&b, v); err != nil {
+				panic(fmt.Sprintf("config: the default of %s, %q: %v", k.Name, v, err))
+			}
 		}
 	}
-	return FromLookup(func(k string) string {
-		for mk, v := range m {
-			if strings.EqualFold(mk, k) {
-				return v
-			}
-		}
-		return ""
-	})
+	return b.Config
 }
 
-// FromLookup reads each known key through get, which returns "" for an
-// unset key (as Fluent Bit's output_get_property does).
-func FromLookup(get func(key string) string) (Config, error) {
-	c := Default()
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		v := strings.TrimSpace(get(k))
-		if v == "" {
+// FromMap reads a complete set of settings, whose key names are not case
+// sensitive: unknown keys are errors.
+func FromMap(p Program, m map[string]string) (Config, error) {
+	var errs []error
+	lower := make(map[string]string, len(m))
+	var unknown []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		l := strings.ToLower(k)
+		if _, ok := Lookup(l); !ok {
+			unknown = append(unknown, strconv.Quote(k))
 			continue
 		}
-		if err := keys[k].set(&c, v); err != nil {
-			return Config{}, fmt.Errorf("config: %s = %q: %w; %s", k, v, err, keys[k].help)
+		if _, dup := lower[l]; dup {
+			errs = append(errs, fmt.Errorf("config: %s is given twice, in different cases", l))
+		}
+		lower[l] = m[k]
+	}
+	if len(unknown) > 0 {
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			names[i] = k.Name
+		}
+		s := ""
+		if len(unknown) > 1 {
+			s = "s"
+		}
+		errs = append(errs, fmt.Errorf("config: unknown key%s %s (known: %s)", s, strings.Join(unknown, ", "), strings.Join(names, ", ")))
+	}
+	c, err := FromLookup(p, func(k string) string { return lower[k] })
+	if err = errors.Join(append(errs, err)...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// FromLookup reads each key through get, which returns "" for an unset key
+// (as Fluent Bit's output_get_property does). The error names every bad
+// or missing key.
+func FromLookup(p Program, get func(key string) string) (Config, error) {
+	b := build{Config: Default(p), rule: map[string]string{}}
+	var errs []error
+	for _, k := range keys {
+		v := strings.TrimSpace(get(k.Name))
+		if v == "" {
+			if k.Required && p == Plugin {
+				errs = append(errs, fmt.Errorf("config: %s is missing: set it to the %s", k.Name, k.Text()))
+			}
+			continue
+		}
+		if err := k.set(&b, v); err != nil {
+			errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, v, err))
 		}
 	}
-	return c, c.inline(get)
+	errs = append(errs, b.inline()...)
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return b.Config, nil
 }
 
-func nop(*Config, string) error { return nil }
-
-// boolKey sets the flag that field points to from on/off.
-func boolKey(field func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := parseBool(v)
-		*field(c) = b
-		return err
+// ruleKey keeps a value of the inline rule for inline.
+func ruleKey(name string) func(*build, string) error {
+	return func(b *build, v string) error {
+		b.rule[name] = v
+		return nil
 	}
-}
-
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "on", "true", "yes", "1":
-		return true, nil
-	case "off", "false", "no", "0":
-		return false, nil
-	}
-	return false, fmt.Errorf("want on or off")
 }
 
 // inline builds the rule of the rule_* keys: all of name, query, fields and
 // window, or none.
-func (c *Config) inline(get func(string) string) error {
-	v := map[string]string{}
-	for _, k := range []string{"rule_id", "rule_name", "rule_query", "rule_fields", "rule_window"} {
-		if s := strings.TrimSpace(get(k)); s != "" {
-			v[k] = s
-		}
-	}
-	if len(v) == 0 {
+func (b *build) inline() []error {
+	if len(b.rule) == 0 {
 		return nil
 	}
-	for _, k := range []string{"rule_name", "rule_query", "rule_fields", "rule_window"} {
-		if v[k] == "" {
-			return fmt.Errorf("config: %s is missing: an inline rule needs rule_name, rule_query, rule_fields and rule_window", k)
+	var errs []error
+	for _, k := range inlineKeys {
+		if b.rule[k] == "" {
+			errs = append(errs, fmt.Errorf("config: %s is missing: an inline rule needs %s", k, strings.Join(inlineKeys, ", ")))
 		}
 	}
-	r, err := rules.Inline(v["rule_id"], v["rule_name"], v["rule_query"], splitList(v["rule_fields"]), v["rule_window"])
-	if err != nil {
-		return fmt.Errorf("config: inline rule (rule_*): %w", err)
+	if len(errs) > 0 {
+		return errs
 	}
-	c.Inline = r
+	r, err := rules.Inline(b.rule["rule_id"], b.rule["rule_name"], b.rule["rule_query"], splitList(b.rule["rule_fields"]), b.rule["rule_window"])
+	if err != nil {
+		return []error{fmt.Errorf("config: inline rule (rule_*): %w", err)}
+	}
+	b.Engine.Inline = r
 	return nil
+}
+
+// boolKey sets the flag that field points to from on/off.
+func boolKey(field func(*build) *bool) func(*build, string) error {
+	return func(b *build, v string) error {
+		switch strings.ToLower(v) {
+		case "on", "true", "yes", "1":
+			*field(b) = true
+		case "off", "false", "no", "0":
+			*field(b) = false
+		default:
+			return errors.New("want on or off")
+		}
+		return nil
+	}
 }
 
 func splitList(v string) []string {
@@ -296,12 +343,12 @@ func splitList(v string) []string {
 	return out
 }
 
-func knownList() string {
-	var ks []string
-	for _, k := range Keys() {
-		ks = append(ks, k[0])
+func parseSizeAtLeast(v string, least int64) (int64, error) {
+	n, err := ParseSize(v)
+	if err == nil && n < least {
+		err = fmt.Errorf("at least %s", sizeText(least))
 	}
-	return strings.Join(ks, ", ")
+	return n, err
 }
 
 // ParseSize reads a byte count such as 512, 64k, 1m, 1MB, 2g or 64MiB
@@ -325,9 +372,34 @@ func ParseSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
 	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("not a size: want a whole number of bytes with an optional k, m or g suffix")
+		return 0, errors.New("not a size: want a whole number of bytes with an optional k, m or g suffix")
 	}
 	return n * mult, nil
+}
+
+// sizeText writes a byte count as a user would: 1024 is 1k.
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// durText writes a duration as a user would: 24h rather than 24h0m0s.
+func durText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // MatchCatches reports whether a Fluent Bit match pattern ('*' matches any

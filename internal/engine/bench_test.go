@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/seen"
 	"github.com/newterms/newterms/internal/synth"
 )
@@ -47,7 +46,7 @@ func BenchmarkEngine(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			ruleDir := b.TempDir()
 			writeRules(b, ruleDir, 48)
-			e := newEngine(b, b.TempDir(), false, func(cfg *config.Config) {
+			e := newEngine(b, b.TempDir(), false, func(cfg *Config) {
 				cfg.Rules = append(cfg.Rules, ruleDir)
 			})
 			defer e.Close()

@@ -19,14 +19,13 @@ import (
 	"github.com/newterms/newterms/internal/alert"
 	"github.com/newterms/newterms/internal/asn"
 	"github.com/newterms/newterms/internal/cloudtrail"
-	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/logx"
 	"github.com/newterms/newterms/internal/prefilter"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/seen"
 )
 
-// Options are the engine's settings beyond the shared configuration.
+// Options are what the program supplies beyond the user's settings.
 type Options struct {
 	// LearnOnly records tuples and coverage without alerting (backfill).
 	LearnOnly bool
@@ -41,7 +40,7 @@ type Options struct {
 // Engine is safe for concurrent use: batches from several Fluent Bit
 // workers may be processed at once.
 type Engine struct {
-	cfg     config.Config
+	cfg     Config
 	opts    Options
 	set     *rules.Set
 	report  *rules.Report
@@ -68,8 +67,15 @@ type worker struct {
 	checks []pending
 }
 
-// New loads rules, opens the ASN database and the seen state.
-func New(cfg config.Config, opts Options) (*Engine, error) {
+// New checks the settings, loads rules, opens the ASN database and the
+// seen state.
+func New(cfg Config, opts Options) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxTuples == 0 {
+		cfg.MaxTuples = DefaultMaxTuples
+	}
 	var extra []*rules.Rule
 	if cfg.Inline != nil {
 		extra = append(extra, cfg.Inline)
@@ -87,9 +93,6 @@ func New(cfg config.Config, opts Options) (*Engine, error) {
 	}
 	if len(set.Rules()) == 0 {
 		return nil, errors.New("rules: no rule loaded: set rules (files or directories) or the rule_* keys")
-	}
-	if cfg.StateDir == "" {
-		return nil, errors.New("config: state_dir is missing: the seen state needs a directory")
 	}
 	e := &Engine{cfg: cfg, opts: opts, set: set, report: rep}
 	e.filter, e.prefRep = prefilter.Build(set)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/newterms/newterms/internal/alert"
 	"github.com/newterms/newterms/internal/cloudtrail"
-	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/synth"
 )
 
@@ -27,9 +26,12 @@ const (
 
 func exact(time.Duration) time.Duration { return 0 }
 
-func newEngine(t testing.TB, dir string, learnOnly bool, mod func(*config.Config)) *Engine {
+// newEngine runs the rules of conf/ with the settings' defaults (zero sizes
+// are the defaults; internal/config, above this package, checks that they
+// are also the keys' documented ones).
+func newEngine(t testing.TB, dir string, learnOnly bool, mod func(*Config)) *Engine {
 	t.Helper()
-	cfg := config.Default()
+	cfg := Config{Learning: true, Prefilter: true}
 	cfg.Rules = []string{roleRule, subjectRule}
 	cfg.ASNDatabase = testASN
 	cfg.ASNReloadInterval = -1
@@ -204,7 +206,7 @@ func diff(got, want []string) string {
 
 func TestAlertDocument(t *testing.T) {
 	dir := t.TempDir()
-	e := newEngine(t, dir, false, func(c *config.Config) { c.Learning = false; c.IncludeOriginal = true })
+	e := newEngine(t, dir, false, func(c *Config) { c.Learning = false; c.IncludeOriginal = true })
 	defer e.Close()
 	events := synth.Stream(synth.Options{Seed: 7, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 1, Events: 200})
 	var ev synth.Event
@@ -253,7 +255,7 @@ func TestAlertDocument(t *testing.T) {
 
 func TestProcessErrors(t *testing.T) {
 	dir := t.TempDir()
-	e := newEngine(t, dir, false, func(c *config.Config) { c.Prefilter = false })
+	e := newEngine(t, dir, false, func(c *Config) { c.Prefilter = false })
 	res, err := e.Process([]Record{
 		{Data: []byte("{")},
 		{Map: map[string]any{"log": "not json"}},
@@ -279,21 +281,65 @@ func TestProcessErrors(t *testing.T) {
 	}
 	e.Close()
 	// An unwritable state: New fails cleanly.
-	if _, err := New(config.Config{StateDir: dir, Rules: []string{roleRule}}, Options{}); err == nil {
+	if _, err := New(Config{StateDir: dir, Rules: []string{roleRule}}, Options{}); err == nil {
 		t.Log("reopen fine")
 	}
 	for _, c := range []struct {
-		cfg  config.Config
+		cfg  Config
 		want string
 	}{
-		{config.Config{Rules: []string{roleRule}}, "state_dir is missing"},
-		{config.Config{StateDir: t.TempDir()}, "no rule loaded"},
-		{config.Config{StateDir: t.TempDir(), Rules: []string{"/nonexistent"}}, "nonexistent"},
-		{config.Config{StateDir: t.TempDir(), Rules: []string{roleRule}, ASNDatabase: "/nonexistent.mmdb"}, "nonexistent.mmdb"},
+		{Config{Rules: []string{roleRule}}, "state_dir is missing"},
+		{Config{StateDir: t.TempDir()}, "no rule loaded"},
+		{Config{StateDir: t.TempDir(), Rules: []string{"/nonexistent"}}, "nonexistent"},
+		{Config{StateDir: t.TempDir(), Rules: []string{roleRule}, ASNDatabase: "/nonexistent.mmdb"}, "nonexistent.mmdb"},
 	} {
 		if _, err := New(c.cfg, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: err = %v, want %q", c.cfg, err, c.want)
 		}
+	}
+}
+
+// Validate holds the settings to the engine's invariants, zero meaning the
+// default, and names every setting that breaks one in a single error.
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		want []string // each named in the error; nil: valid
+	}{
+		{"zero sizes are the defaults", Config{StateDir: "s"}, nil},
+		{"at the bounds", Config{StateDir: "s", RecordKeys: []string{"log"}, MaxRecordSize: MinRecordSize, CacheSize: MinCacheSize,
+			MaxTuples: MaxMaxTuples, ASNReloadInterval: MinReloadInterval, MaxLateness: MaxMaxLateness}, nil},
+		{"reload never, lateness at its least", Config{StateDir: "s", ASNReloadInterval: -1, MaxLateness: MinLateness}, nil},
+		{"no state", Config{}, []string{"state_dir is missing"}},
+		{"every bound broken", Config{RecordKeys: []string{"log", ""}, MaxRecordSize: MinRecordSize - 1, CacheSize: MinCacheSize - 1,
+			MaxTuples: MaxMaxTuples + 1, ASNReloadInterval: time.Millisecond, MaxLateness: MaxMaxLateness + time.Second},
+			[]string{"state_dir", "record_key", "max_record_size = 1023", "cache_size = 1048575", "max_tuples = 100001",
+				"asn_reload_interval = 1ms", "max_lateness = 24h0m1s"}},
+		{"negative", Config{StateDir: "s", MaxRecordSize: -1, CacheSize: -1, MaxTuples: -1, MaxLateness: -time.Second},
+			[]string{"max_record_size = -1", "cache_size = -1", "max_tuples = -1", "max_lateness = -1s"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cfg.Validate()
+			if c.want == nil {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("valid; want %q", c.want)
+			}
+			if n := strings.Count(err.Error(), "\n") + 1; n != len(c.want) {
+				t.Errorf("%d problems, want %d: %v", n, len(c.want), err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want it to name %q", err, w)
+				}
+			}
+		})
 	}
 }
 
@@ -421,7 +467,7 @@ func TestOracleReordered(t *testing.T) {
 			if lateness > 24*time.Hour {
 				t.Fatalf("the shuffle needs a window of %s", lateness)
 			}
-			window := func(c *config.Config) { c.MaxLateness = lateness }
+			window := func(c *Config) { c.MaxLateness = lateness }
 
 			e := newEngine(t, t.TempDir(), false, window)
 			role, subject := ruleKeys(t, e)
