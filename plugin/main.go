@@ -92,7 +92,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 			reserveHeap(-in.heap)
 		}
 	}()
-	in.eng, err = engine.New(cfg, engine.Options{Log: in.log})
+	in.eng, err = engine.New(cfg, engine.Options{Log: in.log, ReleaseCMemory: releaseCMemory})
 	if err != nil {
 		in.logf(C.NT_LOG_ERROR, "%v", err)
 		return output.FLB_ERROR

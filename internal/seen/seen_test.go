@@ -1,12 +1,14 @@
 package seen
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -233,7 +235,7 @@ func TestFormat(t *testing.T) {
 
 	// Data without a marker.
 	dir2 := t.TempDir()
-	p, err := openPebble(dir2, nil, nil)
+	p, err := openPebble(dir2, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,5 +349,47 @@ func TestConcurrentBatches(t *testing.T) {
 	}
 	if len(novel) == 0 {
 		t.Error("nothing novel")
+	}
+}
+
+// The program's ReleaseCMemory runs every 32 commits that write, and after
+// each compaction (here, of the delivered outbox).
+func TestReleaseCMemory(t *testing.T) {
+	var calls atomic.Int64
+	s := openT(t, t.TempDir(), func(o *Options) { o.ReleaseCMemory = func() { calls.Add(1) } })
+	defer s.Close()
+	commit := func(doc string) {
+		t.Helper()
+		b := s.Begin(false)
+		b.AddAlert([]byte(doc))
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 31 {
+		commit(fmt.Sprint(i))
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d calls after 31 commits, want 0", n)
+	}
+	commit("31")
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d calls after 32 commits, want 1", n)
+	}
+	all, err := s.Outbox(0, 0)
+	if err != nil || len(all) != 32 {
+		t.Fatalf("outbox: %d alerts, %v", len(all), err)
+	}
+	if err := s.store.(*pebbleStore).db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delivered(all); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReclaimOutbox(context.Background(), all[len(all)-1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n < 2 {
+		t.Errorf("%d calls after a compaction, want at least 2", n)
 	}
 }
