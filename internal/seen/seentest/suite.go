@@ -60,25 +60,38 @@ func Run(t *testing.T, b Backend) int {
 	return len(cs)
 }
 
-// MemBackend is the suite's backend of Mem stores, one per directory.
+// MemBackend is the suite's backend of Mem stores, one per directory. Its
+// Restart reopens the directory's data (Mem.Reopen, which requires the
+// store closed), and its Open refuses to hand the store out again until
+// then: the suite's restarts go through the hook a server backend needs.
 func MemBackend() Backend {
 	var mu sync.Mutex
 	stores := map[string]*Mem{}
-	return Backend{Name: "mem", Open: func(t testing.TB, dir string) seen.Store {
-		mu.Lock()
-		defer mu.Unlock()
-		m, ok := stores[dir]
-		if !ok {
-			m = NewMem()
-		} else {
-			var err error
-			if m, err = m.Reopen(); err != nil {
+	given := map[string]bool{} // handed out by Open since the last Restart
+	return Backend{
+		Name: "mem",
+		Open: func(t testing.TB, dir string) seen.Store {
+			mu.Lock()
+			defer mu.Unlock()
+			if given[dir] {
+				t.Fatalf("seentest: %s opened again without Close and Restart", dir)
+			}
+			if stores[dir] == nil {
+				stores[dir] = NewMem()
+			}
+			given[dir] = true
+			return stores[dir]
+		},
+		Restart: func(t testing.TB, dir string) {
+			mu.Lock()
+			defer mu.Unlock()
+			m, err := stores[dir].Reopen()
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		stores[dir] = m
-		return m
-	}}
+			stores[dir], given[dir] = m, false
+		},
+	}
 }
 
 // env is one case's backend and directory, and the state or store open
