@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"testing"
 
@@ -14,61 +13,13 @@ import (
 	"github.com/newterms/newterms/internal/flb/flbtest"
 	"github.com/newterms/newterms/internal/forward"
 	"github.com/newterms/newterms/internal/seen"
+	"github.com/newterms/newterms/internal/seen/seentest"
 	"github.com/newterms/newterms/internal/synth"
 )
 
-// memStore is an in-memory seen.Store whose commits can be made to fail.
-type memStore struct {
-	m    map[string][]byte
-	fail bool
-}
-
-func (s *memStore) Get(k []byte) ([]byte, bool, error) {
-	v, ok := s.m[string(k)]
-	return append([]byte(nil), v...), ok, nil
-}
-
-func (s *memStore) Apply(w *seen.Writes) error {
-	if s.fail {
-		return errors.New("disk full")
-	}
-	w.Each(func(k, v []byte, del bool) {
-		if del {
-			delete(s.m, string(k))
-		} else {
-			s.m[string(k)] = append([]byte(nil), v...)
-		}
-	})
-	return nil
-}
-
-func (s *memStore) Scan(prefix []byte, fn func(k, v []byte) bool) error {
-	return s.ScanFrom(prefix, prefix, fn)
-}
-
-func (s *memStore) ScanFrom(prefix, start []byte, fn func(k, v []byte) bool) error {
-	var keys []string
-	for k := range s.m {
-		if strings.HasPrefix(k, string(prefix)) && k >= string(start) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !fn([]byte(k), s.m[k]) {
-			break
-		}
-	}
-	return nil
-}
-
-func (s *memStore) Close() error { return nil }
-
-// A commit that fails returns FLB_RETRY, with nothing committed; the same
-// chunk then succeeds.
 // newInstance is a plugin instance in this process, on an in-memory store,
 // whose sender has nowhere to deliver.
-func newInstance(t *testing.T, store *memStore, mod func(*engine.Config)) *instance {
+func newInstance(t *testing.T, store seen.Store, mod func(*engine.Config)) *instance {
 	t.Helper()
 	cfg := config.Default(config.Plugin)
 	cfg.Engine.ASNDatabase = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
@@ -87,8 +38,10 @@ func newInstance(t *testing.T, store *memStore, mod func(*engine.Config)) *insta
 	return &instance{cfg: cfg, eng: eng, sender: snd}
 }
 
+// A commit that fails returns FLB_RETRY, with nothing committed; the same
+// chunk then succeeds.
 func TestFlushRetry(t *testing.T) {
-	store := &memStore{m: map[string][]byte{}}
+	store := seentest.NewMem()
 	in := newInstance(t, store, func(cfg *engine.Config) {
 		cfg.Rules = []string{roleRule, subjectRule}
 		cfg.Learning = false
@@ -98,14 +51,14 @@ func TestFlushRetry(t *testing.T) {
 	for _, ev := range synth.Stream(synth.Options{Seed: 9, Start: start, Days: 1, Events: 300}) {
 		chunk = flbtest.AppendRecord(chunk, true, ev.Time, [2]string{"log", string(ev.JSON)})
 	}
-	store.fail = true
+	store.FailApply(errors.New("disk full"))
 	if rc := in.flush(chunk); rc != 2 {
 		t.Fatalf("failing commit: rc %d, want FLB_RETRY (2)", rc)
 	}
 	if n, _ := eng.State().OutboxSize(); n != 0 {
 		t.Fatalf("outbox holds %d after a failed commit", n)
 	}
-	store.fail = false
+	store.FailApply(nil)
 	if rc := in.flush(chunk); rc != 1 {
 		t.Fatalf("retry: rc %d", rc)
 	}
@@ -132,7 +85,7 @@ func TestGuard(t *testing.T) {
 // allocation, and one that matches a bounded few: a flush's allocations
 // grow with the matching records only.
 func TestFlushAllocations(t *testing.T) {
-	in := newInstance(t, &memStore{m: map[string][]byte{}}, func(cfg *engine.Config) {
+	in := newInstance(t, seentest.NewMem(), func(cfg *engine.Config) {
 		cfg.Rules = []string{"../conf/rules"}
 		cfg.RecordKeys = []string{"log"}
 	})

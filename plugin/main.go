@@ -92,7 +92,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 			reserveHeap(-in.heap)
 		}
 	}()
-	in.eng, err = engine.New(cfg.Engine, engine.Options{Log: in.log})
+	in.eng, err = engine.New(cfg.Engine, engine.Options{Log: in.log, ReleaseCMemory: releaseCMemory})
 	if err != nil {
 		in.logErrors(err)
 		return output.FLB_ERROR

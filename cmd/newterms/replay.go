@@ -65,7 +65,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(seen.HeapShare(cfg.CacheSize))
 	}
-	eng, err := engine.New(cfg, engine.Options{LearnOnly: *learnOnly, Log: logf})
+	eng, err := engine.New(cfg, engine.Options{LearnOnly: *learnOnly, Log: logf, ReleaseCMemory: releaseCMemory})
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
 		return 1

@@ -28,7 +28,7 @@ func runState(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usage+"\n  stats: tuples per rule, coverage, oldest/newest, outbox size\n  list RULE: a rule's tuples (rule key, key prefix or name)\n  compact: remove expired tuples now")
 		return 2
 	}
-	s, err := seen.Open(seen.Options{Dir: *dir, CompactInterval: -1})
+	s, err := seen.Open(seen.Options{Dir: *dir, CompactInterval: -1, ReleaseCMemory: releaseCMemory})
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms state: %v\n", err)
 		return 1

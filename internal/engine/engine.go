@@ -35,6 +35,9 @@ type Options struct {
 	Granularity func(time.Duration) time.Duration
 	// Store replaces the embedded pebble store under the seen state.
 	Store seen.Store
+	// ReleaseCMemory is seen.Options.ReleaseCMemory: the program's way to
+	// hand C memory freed by pebble back to the system; nil does nothing.
+	ReleaseCMemory func()
 }
 
 // Engine is safe for concurrent use: batches from several Fluent Bit
@@ -113,6 +116,7 @@ func New(cfg Config, opts Options) (*Engine, error) {
 	e.state, err = seen.Open(seen.Options{
 		Dir: cfg.StateDir, CacheSize: cfg.CacheSize, NoLearning: !cfg.Learning,
 		Granularity: opts.Granularity, Log: opts.Log, Store: opts.Store, MaxLateness: cfg.MaxLateness,
+		ReleaseCMemory: opts.ReleaseCMemory,
 	})
 	if err != nil {
 		e.asn.Close()

@@ -11,6 +11,7 @@
 package forward
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha512"
@@ -33,8 +34,32 @@ import (
 
 	"github.com/newterms/newterms/internal/flb"
 	"github.com/newterms/newterms/internal/logx"
-	"github.com/newterms/newterms/internal/seen"
 )
+
+// Outbox is the durable queue of alert documents the sender drains; the
+// seen state's outbox (*seen.State) is one. The sender is its only reader.
+type Outbox interface {
+	// Outbox lists up to max alerts with a sequence number above after, in
+	// order: after is the sender's cursor, the last one it delivered.
+	Outbox(after uint64, max int) ([]Alert, error)
+	// Delivered removes acknowledged alerts: those of one Outbox call, or
+	// its beginning.
+	Delivered(alerts []Alert) error
+	// ReclaimOutbox gives back the space of what was delivered, through
+	// the given sequence number.
+	ReclaimOutbox(ctx context.Context, through uint64) error
+	// OutboxSize is the number of alerts waiting and their bytes.
+	OutboxSize() (count, bytes int64)
+}
+
+// Alert is one outbox entry: its sequence number, and the alert document
+// (JSON). It is an alias of an unnamed struct type, as seen.Alert is, so
+// the two are one type: the seen state implements Outbox while neither
+// package imports the other, and a read is not copied to be handed over.
+type Alert = struct {
+	Seq uint64
+	Doc []byte
+}
 
 // Options configure a Sender.
 type Options struct {
@@ -97,11 +122,11 @@ func ParseAddress(s string) (network, addr string, err error) {
 	return "", "", fmt.Errorf("forward address %q: scheme must be unix or tcp", s)
 }
 
-// Sender drains one state's outbox. Run, Drain and Flush are not to be
+// Sender drains one outbox. Run, Drain and Flush are not to be
 // called concurrently: one goroutine delivers.
 type Sender struct {
 	opts    Options
-	state   *seen.State
+	outbox  Outbox
 	network string
 	addr    string
 	conn    net.Conn
@@ -126,8 +151,8 @@ type outage struct {
 	panicked bool
 }
 
-// New returns a sender; Run does the work.
-func New(state *seen.State, opts Options) (*Sender, error) {
+// New returns a sender of outbox's alerts; Run does the work.
+func New(outbox Outbox, opts Options) (*Sender, error) {
 	network, addr, err := ParseAddress(opts.Address)
 	if err != nil {
 		return nil, err
@@ -147,7 +172,7 @@ func New(state *seen.State, opts Options) (*Sender, error) {
 	if opts.Tag == "" {
 		opts.Tag = "newterms.alert"
 	}
-	return &Sender{opts: opts, state: state, network: network, addr: addr, wake: make(chan struct{}, 1)}, nil
+	return &Sender{opts: opts, outbox: outbox, network: network, addr: addr, wake: make(chan struct{}, 1)}, nil
 }
 
 // Notify tells the sender that the outbox has new alerts. It never blocks:
@@ -227,7 +252,7 @@ func (s *Sender) recovered(sent int) {
 	s.outage = nil
 }
 
-func (s *Sender) waiting() int64 { n, _ := s.state.OutboxSize(); return n }
+func (s *Sender) waiting() int64 { n, _ := s.outbox.OutboxSize(); return n }
 
 func (s *Sender) nextBackoff(prev time.Duration) time.Duration {
 	next := max(prev*2, s.opts.MinBackoff)
@@ -288,7 +313,7 @@ func (s *Sender) attempt(ctx context.Context, reclaim bool) (n int, err error) {
 		}
 	}()
 	s.hook("attempt")
-	alerts, err := s.state.Outbox(s.cursor, s.opts.MaxBatch)
+	alerts, err := s.outbox.Outbox(s.cursor, s.opts.MaxBatch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: %w", err)
 	}
@@ -306,7 +331,7 @@ func (s *Sender) attempt(ctx context.Context, reclaim bool) (n int, err error) {
 	// Acked: delivered, whatever happens to the deletion. A deletion that
 	// fails leaves the alerts on disk, sent again at the next start.
 	s.cursor = alerts[len(alerts)-1].Seq
-	if err := s.state.Delivered(alerts); err != nil {
+	if err := s.outbox.Delivered(alerts); err != nil {
 		return len(alerts), fmt.Errorf("deleting delivered alerts: %w", err)
 	}
 	for _, a := range alerts {
@@ -326,7 +351,7 @@ func (s *Sender) maybeReclaim(ctx context.Context, empty bool) {
 		return
 	}
 	s.sinceReclaim = 0
-	if err := s.state.ReclaimOutbox(ctx, s.cursor); err != nil && ctx.Err() == nil {
+	if err := s.outbox.ReclaimOutbox(ctx, s.cursor); err != nil && ctx.Err() == nil {
 		s.opts.Log.Errorf("forward: reclaiming the delivered outbox's disk space: %v", err)
 	}
 }
@@ -335,7 +360,7 @@ func (s *Sender) maybeReclaim(ctx context.Context, empty bool) {
 // goes out in order as a run of messages, a new one where the tag
 // changes or one grows too large, written at once: waiting for each ack
 // before the next message would bound delivery by round trips.
-func (s *Sender) send(ctx context.Context, alerts []seen.Alert) error {
+func (s *Sender) send(ctx context.Context, alerts []Alert) error {
 	if s.conn == nil {
 		if err := s.connect(ctx); err != nil {
 			return err
@@ -462,14 +487,7 @@ func (s *Sender) tag(v *fastjson.Value) string {
 	}
 	id := string(v.GetStringBytes("newterms", "rule", "id"))
 	sev := string(v.GetStringBytes("newterms", "rule", "severity"))
-	return strings.NewReplacer("{rule_id}", cmpOr(id, "unknown"), "{severity}", cmpOr(sev, "unknown")).Replace(t)
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return strings.NewReplacer("{rule_id}", cmp.Or(id, "unknown"), "{severity}", cmp.Or(sev, "unknown")).Replace(t)
 }
 
 func (s *Sender) connect(ctx context.Context) error {

@@ -100,7 +100,7 @@ func TestDamagedStateRefused(t *testing.T) {
 // setRaw writes one raw key into a closed state.
 func setRaw(t *testing.T, dir string, key []byte, val string) {
 	t.Helper()
-	p, err := openPebble(dir, nil, nil)
+	p, err := openPebble(dir, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestInterruptedCreation(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "LOCK"), nil, 0o600)
 		}},
 		{"a manifest without its marker", func(t *testing.T, dir string) {
-			p, err := openPebble(dir, nil, nil)
+			p, err := openPebble(dir, nil, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

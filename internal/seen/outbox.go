@@ -6,8 +6,11 @@ import (
 	"math"
 )
 
-// Alert is one outbox entry: an alert document waiting for delivery.
-type Alert struct {
+// Alert is one outbox entry: an alert document waiting for delivery. It
+// is an alias of an unnamed struct type, as forward.Alert is, so the two
+// are one type and the state implements forward.Outbox without either
+// package importing the other: keep them alike.
+type Alert = struct {
 	Seq uint64
 	Doc []byte
 }

@@ -74,6 +74,7 @@ type pebbleStore struct {
 	log     logx.Func
 	minFree int64
 	fs      vfs.FS // nil: the OS; tests inject faults
+	release func() // Options.ReleaseCMemory, never nil
 	// reopenEvery paces attempts to reopen a failed store.
 	reopenEvery time.Duration
 
@@ -98,7 +99,7 @@ type healing struct {
 	err  error
 }
 
-func openPebble(dir string, log logx.Func, fs vfs.FS) (*pebbleStore, error) {
+func openPebble(dir string, log logx.Func, fs vfs.FS, release func()) (*pebbleStore, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", dir, err)
@@ -106,7 +107,10 @@ func openPebble(dir string, log logx.Func, fs vfs.FS) (*pebbleStore, error) {
 	if _, dup := openDirs.LoadOrStore(abs, true); dup {
 		return nil, fmt.Errorf("state %s: already open in this process (two instances cannot share a state_dir)", dir)
 	}
-	p := &pebbleStore{dir: abs, log: log, minFree: DefaultMinFree, fs: fs, reopenEvery: defaultReopenEvery}
+	if release == nil {
+		release = func() {}
+	}
+	p := &pebbleStore{dir: abs, log: log, minFree: DefaultMinFree, fs: fs, release: release, reopenEvery: defaultReopenEvery}
 	p.free = func() (int64, error) {
 		var st unix.Statfs_t
 		err := unix.Statfs(abs, &st)
@@ -144,7 +148,7 @@ func (p *pebbleStore) open() (*pebble.DB, error) {
 		FS:           p.fs,
 		EventListener: &pebble.EventListener{
 			// Compactions churn the most C memory: hand it back after each.
-			CompactionEnd:   func(pebble.CompactionInfo) { trimCHeap() },
+			CompactionEnd:   func(pebble.CompactionInfo) { p.release() },
 			BackgroundError: func(err error) { p.log.Warnf("state %s: background work failed, to be retried: %v", p.dir, err) },
 		},
 		ErrorIfNotExists: existing != "",

@@ -1,13 +1,15 @@
-package seen
+package seentest
 
 import (
 	"fmt"
 	"math/rand/v2"
-	"testing"
 	"time"
+
+	"github.com/newterms/newterms/internal/seen"
 )
 
-// model is the reference: the semantics of the package doc over plain maps.
+// model is the reference: the semantics of the seen package's doc over
+// plain maps.
 type model struct {
 	noLearning bool
 	gran       func(time.Duration) time.Duration
@@ -15,7 +17,7 @@ type model struct {
 	earliest   map[string]int64
 }
 
-func (m *model) check(r Rule, tuple []string, ms int64, learnOnly bool) Decision {
+func (m *model) check(r seen.Rule, tuple []string, ms int64, learnOnly bool) seen.Decision {
 	k := r.Key + "\x00" + fmt.Sprintf("%q", tuple)
 	if e, ok := m.earliest[r.Key]; !ok || ms < e {
 		m.earliest[r.Key] = ms
@@ -28,48 +30,46 @@ func (m *model) check(r Rule, tuple []string, ms int64, learnOnly bool) Decision
 		case ms-e[1] > m.gran(r.Window).Milliseconds():
 			e[1] = ms
 		}
-		return Known
+		return seen.Known
 	}
 	m.entries[k] = &[2]int64{ms, ms}
 	switch {
 	case learnOnly:
-		return Backfilled
+		return seen.Backfilled
 	case !m.noLearning && m.earliest[r.Key] > ms-w:
-		return Learning
+		return seen.Learning
 	}
-	return Novel
+	return seen.Novel
 }
 
-// Random streams, cut into random batches, with the state closed and
-// reopened at random points (and its cache too small to hold everything):
-// every decision equals the reference model's.
-func TestModel(t *testing.T) {
-	rules := []Rule{
+// modelCases: random streams, cut into random batches, with the state
+// restarted at random points (and its cache too small to hold
+// everything): every decision equals the reference model's. Seeded: the
+// same streams every run.
+func modelCases() []testCase {
+	rules := []seen.Rule{
 		{Key: "a:1", Name: "hour", Window: time.Hour},
 		{Key: "b:1", Name: "ten hours", Window: 10 * time.Hour},
 		{Key: "c:1", Name: "day", Window: 24 * time.Hour},
 	}
+	const events = 3000
+	var cs []testCase
 	for seed := range uint64(12) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+		cs = append(cs, testCase{fmt.Sprint("model/seed", seed), func(e *env) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			noLearning := seed%3 == 0
-			gran := DefaultGranularity
+			gran := seen.DefaultGranularity
 			if seed%2 == 1 {
-				gran = func(time.Duration) time.Duration { return 0 }
+				gran = exact
 			}
 			m := &model{noLearning: noLearning, gran: gran, entries: map[string]*[2]int64{}, earliest: map[string]int64{}}
-			dir := t.TempDir()
-			opts := func(o *Options) {
-				o.NoLearning, o.Granularity = noLearning, gran
-				o.CacheSize = 64 * cacheEntryCost // evictions guaranteed
-			}
-			s := openT(t, dir, opts)
-			defer func() { s.Close() }()
+			// A cache of some 70 entries: evictions guaranteed.
+			s := e.open(seen.Options{NoLearning: noLearning, Granularity: gran, CacheSize: 16 << 10})
 			now := t0
-			for i := 0; i < 3000; {
+			for i := 0; i < events; {
 				learnOnly := i < 300 && seed%4 == 1
 				b := s.Begin(learnOnly)
-				for n := 1 + rng.IntN(30); n > 0 && i < 3000; n-- {
+				for n := 1 + rng.IntN(30); n > 0 && i < events; n-- {
 					i++
 					// Mostly forward in time, sometimes back (out of order).
 					step := time.Duration(rng.IntN(int(20 * time.Minute)))
@@ -85,20 +85,22 @@ func TestModel(t *testing.T) {
 					want := m.check(r, tuple, now.UnixMilli(), learnOnly)
 					got, err := b.Check(r, tuple, now, fmt.Sprint("e", i))
 					if err != nil {
-						t.Fatal(err)
+						b.Abort()
+						e.t.Fatal(err)
 					}
 					if got != want {
-						t.Fatalf("event %d (%s %v at %s): %v, model says %v", i, r.Name, tuple, now.Format(time.RFC3339), got, want)
+						b.Abort()
+						e.t.Fatalf("event %d (%s %v at %s): %v, the model says %v", i, r.Name, tuple, now.Format(time.RFC3339), got, want)
 					}
 				}
 				if err := b.Commit(); err != nil {
-					t.Fatal(err)
+					e.t.Fatal(err)
 				}
 				if rng.IntN(20) == 0 {
-					s.Close()
-					s = openT(t, dir, opts)
+					s = e.restart()
 				}
 			}
-		})
+		}})
 	}
+	return cs
 }

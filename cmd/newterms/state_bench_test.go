@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newterms/newterms/internal/seen"
+)
+
+var (
+	benchRule = seen.Rule{Key: "bench:1", Name: "bench", Window: 10 * 24 * time.Hour}
+	t0        = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func openBench(b *testing.B, dir string) *seen.State {
+	b.Helper()
+	s, err := seen.Open(seen.Options{Dir: dir, CompactInterval: -1, ReleaseCMemory: releaseCMemory})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkState measures the seen state at scale as the programs run it,
+// with their ReleaseCMemory (cgo stays out of internal/, so this lives
+// here: without malloc_trim, RSS at a million tuples ran 40-70 MiB
+// higher). It loads NEWTERMS_BENCH_TUPLES tuples (default 1,000,000; the
+// issue's figure is 10,000,000) and reports load time, size on disk, RSS,
+// reopen time to the first check, then a mixed stream (95% known, 5% new,
+// batches of 1,000) with Zipf-skewed and uniform choices of known tuples.
+// The stream first runs NEWTERMS_BENCH_WARM batches untimed (default
+// 1,000), so that the figures are of a warm cache, not of one filling.
+// NEWTERMS_BENCH_STATE names a state directory to use instead of a fresh
+// one: when it is absent, it is loaded and kept (a copy of it then spares
+// the next run the load; runs change the state they use). The Go heap is
+// limited as the plugin limits it (HeapShare).
+func BenchmarkState(b *testing.B) {
+	n, warmBatches := 1_000_000, 1_000
+	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_TUPLES")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_WARM")); err == nil && v >= 0 {
+		warmBatches = v
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(seen.HeapShare(0)))
+	dir := filepath.Join(b.TempDir(), "state")
+	if d := os.Getenv("NEWTERMS_BENCH_STATE"); d != "" {
+		dir = d
+	}
+	_, err := os.Stat(dir)
+	loaded := err == nil
+	s := openBench(b, dir)
+	tupleOf := func(i int) []string {
+		return []string{"arn:aws:iam::111122223333:role/r" + strconv.Itoa(i), strconv.Itoa(i % 65000)}
+	}
+	start := time.Now()
+	const loadBatch = 10_000
+	for i := 0; i < n && !loaded; {
+		batch := s.Begin(true)
+		for j := 0; j < loadBatch && i < n; j++ {
+			if _, err := batch.Check(benchRule, tupleOf(i), t0.Add(time.Duration(i)*time.Millisecond), "e"); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		if err := batch.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	load := time.Since(start)
+	s.Close()
+	size := dirSize(dir)
+	start = time.Now()
+	s = openBench(b, dir)
+	batch := s.Begin(false)
+	if d, err := batch.Check(benchRule, tupleOf(n/2), t0.Add(time.Duration(n)*time.Millisecond), "e"); err != nil || d != seen.Known {
+		b.Fatalf("first check after reopen: %v %v", d, err)
+	}
+	batch.Abort()
+	reopen := time.Since(start)
+	b.Logf("%d tuples: load %s (%.0f tuples/s), %.1f MiB on disk, reopen to first check %s, RSS %.0f MiB",
+		n, load.Round(time.Millisecond), float64(n)/load.Seconds(), float64(size)/(1<<20), reopen.Round(time.Millisecond), procMiB("VmRSS"))
+	defer s.Close()
+
+	mixed := func(b *testing.B, pick func(*rand.Rand) int) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		fresh := n
+		at := t0.Add(time.Duration(n) * time.Millisecond)
+		checks, hits, reads := 0, 0, 0
+		batch := func() {
+			batch := s.Begin(false)
+			for range 1000 {
+				var tu []string
+				if rng.IntN(100) < 5 {
+					tu = tupleOf(fresh)
+					fresh++
+				} else {
+					tu = tupleOf(pick(rng))
+				}
+				if _, err := batch.Check(benchRule, tu, at, "e"); err != nil {
+					b.Fatal(err)
+				}
+				checks++
+			}
+			hits += batch.Counters.CacheHits
+			reads += batch.Counters.StoreReads
+			if err := batch.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range warmBatches {
+			batch()
+		}
+		checks, hits, reads = 0, 0, 0
+		b.ResetTimer()
+		for b.Loop() {
+			batch()
+		}
+		b.ReportMetric(float64(checks)/b.Elapsed().Seconds(), "checks/s")
+		b.ReportMetric(float64(hits)/float64(hits+reads), "hit-ratio")
+		b.ReportMetric(procMiB("VmRSS"), "RSS-MiB")
+		b.ReportMetric(procMiB("VmHWM"), "peak-RSS-MiB")
+	}
+	b.Run("mixed-zipf", func(b *testing.B) {
+		zipf := rand.NewZipf(rand.New(rand.NewPCG(3, 4)), 1.1, 1, uint64(n-1))
+		mixed(b, func(*rand.Rand) int { return int(zipf.Uint64()) })
+	})
+	b.Run("mixed-uniform", func(b *testing.B) {
+		mixed(b, func(r *rand.Rand) int { return r.IntN(n) })
+	})
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// procMiB reads a size from /proc/self/status (VmRSS, VmHWM...).
+func procMiB(field string) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}

@@ -1,5 +1,0 @@
-//go:build !(cgo && linux)
-
-package seen
-
-func trimCHeap() {}
