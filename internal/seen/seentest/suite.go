@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/newterms/newterms/internal/seen"
+	"github.com/newterms/newterms/internal/testsupport"
 )
 
 // Backend is a seen.Store implementation under the conformance suite.
@@ -48,15 +49,16 @@ func Run(t *testing.T, b Backend) int {
 	t.Helper()
 	cs := cases()
 	t.Run(b.Name, func(t *testing.T) {
+		suite := testsupport.Conformance(t, "seen/"+b.Name)
 		for _, c := range cs {
 			t.Run(c.name, func(t *testing.T) {
+				suite.Case(t)
 				e := &env{t: t, b: b, dir: t.TempDir()}
 				t.Cleanup(e.cleanup)
 				c.run(e)
 			})
 		}
 	})
-	t.Logf("%s: %d conformance cases", b.Name, len(cs))
 	return len(cs)
 }
 
