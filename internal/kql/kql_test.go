@@ -441,3 +441,41 @@ func FuzzCompile(f *testing.F) {
 		c.Required("event.action")
 	})
 }
+
+// sliceSource is a document indexed by field id, as rules.Doc serves
+// values once computed: what matching costs without the lookup.
+type sliceSource struct{ vals [][]cloudtrail.Value }
+
+func (s *sliceSource) Values(id int) []cloudtrail.Value { return s.vals[id] }
+
+// BenchmarkMatch is the evaluator alone on docA: the reference rule's
+// query, and the kinds of value test rules make (wildcard, number, CIDR),
+// matching and not.
+func BenchmarkMatch(b *testing.B) {
+	for _, c := range []struct{ name, q string }{
+		{"reference", `event.dataset: aws.cloudtrail and event.provider: sts.amazonaws.com and event.action: AssumeRoleWithWebIdentity and event.outcome: success`},
+		{"reference-miss", `event.dataset: aws.cloudtrail and event.provider: sts.amazonaws.com and event.action: AssumeRoleWithSAML and event.outcome: success`},
+		{"wildcard", `aws.cloudtrail.request_parameters: (*roleSessionName* and *durationSeconds=3600*) and not user_agent.original: *Boto3*`},
+		{"number", `source.as.number >= 900 and aws.cloudtrail.flattened.request_parameters.durationSeconds: 3600`},
+		{"cidr", `source.ip: 198.51.100.0/24 and not aws.cloudtrail.read_only: true`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ts := &testSource{}
+			q, err := Compile(c.q, ts.resolve)
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := &sliceSource{make([][]cloudtrail.Value, len(ts.names))}
+			for i, n := range ts.names {
+				src.vals[i] = docA[n]
+			}
+			want := !strings.HasSuffix(c.name, "-miss")
+			b.ReportAllocs()
+			for b.Loop() {
+				if q.Match(src) != want {
+					b.Fatalf("%s: match is not %v", c.q, want)
+				}
+			}
+		})
+	}
+}
