@@ -4,27 +4,25 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/newterms/newterms/internal/cloudtrail"
 )
 
 // doc is a document for tests: field name -> values.
-type doc map[string][]cloudtrail.Value
+type doc map[string][]Value
 
-func s(v ...string) []cloudtrail.Value {
-	out := make([]cloudtrail.Value, len(v))
+func s(v ...string) []Value {
+	out := make([]Value, len(v))
 	for i, x := range v {
-		out[i] = cloudtrail.StringValue(x)
+		out[i] = StringValue(x)
 	}
 	return out
 }
 
-func num(f float64) []cloudtrail.Value {
-	return []cloudtrail.Value{{Kind: cloudtrail.Number, Str: strconv.FormatFloat(f, 'f', -1, 64), Num: f}}
+func num(f float64) []Value {
+	return []Value{{Kind: Number, Str: strconv.FormatFloat(f, 'f', -1, 64), Num: f}}
 }
 
-func boolean(b bool) []cloudtrail.Value {
-	return []cloudtrail.Value{{Kind: cloudtrail.Bool, Str: strconv.FormatBool(b), Bool: b}}
+func boolean(b bool) []Value {
+	return []Value{{Kind: Bool, Str: strconv.FormatBool(b)}}
 }
 
 // docA is a successful AssumeRoleWithWebIdentity from AWS address space.
@@ -101,7 +99,7 @@ func (ts *testSource) resolve(field string) (int, FieldType, bool) {
 	return len(ts.names) - 1, types[field], known[field]
 }
 
-func (ts *testSource) Values(id int) []cloudtrail.Value { return ts.d[ts.names[id]] }
+func (ts *testSource) Values(id int) []Value { return ts.d[ts.names[id]] }
 
 func eval(t *testing.T, q string, d doc) (bool, error) {
 	t.Helper()
@@ -444,9 +442,9 @@ func FuzzCompile(f *testing.F) {
 
 // sliceSource is a document indexed by field id, as rules.Doc serves
 // values once computed: what matching costs without the lookup.
-type sliceSource struct{ vals [][]cloudtrail.Value }
+type sliceSource struct{ vals [][]Value }
 
-func (s *sliceSource) Values(id int) []cloudtrail.Value { return s.vals[id] }
+func (s *sliceSource) Values(id int) []Value { return s.vals[id] }
 
 // BenchmarkMatch is the evaluator alone on docA: the reference rule's
 // query, and the kinds of value test rules make (wildcard, number, CIDR),
@@ -465,7 +463,7 @@ func BenchmarkMatch(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			src := &sliceSource{make([][]cloudtrail.Value, len(ts.names))}
+			src := &sliceSource{make([][]Value, len(ts.names))}
 			for i, n := range ts.names {
 				src.vals[i] = docA[n]
 			}
