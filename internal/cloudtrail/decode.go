@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,12 +27,10 @@ const maxNesting = 8
 type Options struct {
 	// MaxRecordSize caps an input and each decoded payload, in bytes.
 	MaxRecordSize int
-	// RecordKeys are the keys of a Fluent Bit record that may hold the
-	// CloudTrail JSON as a string, tried in order.
-	RecordKeys []string
 }
 
-// DefaultRecordKeys are where shippers usually put a line of JSON text.
+// DefaultRecordKeys are the keys of a Fluent Bit record where shippers
+// usually put a line of CloudTrail JSON text, tried in order.
 var DefaultRecordKeys = []string{"log", "message"}
 
 // ErrorKind classifies bad input so that it can be counted.
@@ -94,20 +90,16 @@ type Decoder struct {
 		buf []byte
 		b64 bool // buf holds base64-decoded bytes
 	}
-	ev    Event
-	arena fastjson.Arena
-	gz    *gzip.Reader
-	res   Result
-	fn    func(*Event)
+	ev  Event
+	gz  *gzip.Reader
+	res Result
+	fn  func(*Event)
 }
 
 // NewDecoder returns a Decoder with defaults filled in.
 func NewDecoder(opts Options) *Decoder {
 	if opts.MaxRecordSize <= 0 {
 		opts.MaxRecordSize = DefaultMaxRecordSize
-	}
-	if opts.RecordKeys == nil {
-		opts.RecordKeys = DefaultRecordKeys
 	}
 	return &Decoder{opts: opts}
 }
@@ -118,31 +110,6 @@ func NewDecoder(opts Options) *Decoder {
 func (d *Decoder) Decode(data []byte, fn func(*Event)) Result {
 	d.begin(fn)
 	d.text(data, 0, nil)
-	return d.end()
-}
-
-// DecodeMap does what Decode does for a Fluent Bit record already decoded
-// into a map: the JSON text under one of the record keys, or else the map
-// itself as the CloudTrail object or envelope.
-func (d *Decoder) DecodeMap(rec map[string]any, fn func(*Event)) Result {
-	d.begin(fn)
-	for _, k := range d.opts.RecordKeys {
-		switch s := rec[k].(type) {
-		case string:
-			d.text([]byte(s), 0, nil)
-			return d.end()
-		case []byte:
-			d.text(s, 0, nil)
-			return d.end()
-		}
-	}
-	d.arena.Reset()
-	v, err := fromGo(&d.arena, rec, 0)
-	if err != nil {
-		d.fail(ErrType, nil, "%v", err)
-	} else {
-		d.value(v, nil, 0, nil)
-	}
 	return d.end()
 }
 
@@ -421,76 +388,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// fromGo builds a fastjson value from a decoded Fluent Bit record. Fluent
-// Bit strings often arrive as []byte and maps as map[any]any.
-func fromGo(a *fastjson.Arena, x any, depth int) (*fastjson.Value, error) {
-	if depth > fastjson.MaxDepth {
-		return nil, fmt.Errorf("record nested more than %d deep", fastjson.MaxDepth)
-	}
-	switch t := x.(type) {
-	case nil:
-		return a.NewNull(), nil
-	case string:
-		return a.NewString(t), nil
-	case []byte:
-		return a.NewStringBytes(t), nil
-	case bool:
-		if t {
-			return a.NewTrue(), nil
-		}
-		return a.NewFalse(), nil
-	case int:
-		return a.NewNumberInt(t), nil
-	case int64:
-		return a.NewNumberString(strconv.FormatInt(t, 10)), nil
-	case int32:
-		return a.NewNumberInt(int(t)), nil
-	case uint64:
-		return a.NewNumberString(strconv.FormatUint(t, 10)), nil
-	case uint32:
-		return a.NewNumberInt(int(t)), nil
-	case float64:
-		return a.NewNumberFloat64(t), nil
-	case json.Number:
-		return a.NewNumberString(string(t)), nil
-	case float32:
-		return a.NewNumberFloat64(float64(t)), nil
-	case map[string]any:
-		// Sorted, so that key order (and with it the Java toString) is stable.
-		o := a.NewObject()
-		for _, k := range slices.Sorted(maps.Keys(t)) {
-			c, err := fromGo(a, t[k], depth+1)
-			if err != nil {
-				return nil, err
-			}
-			o.Set(k, c)
-		}
-		return o, nil
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, v := range t {
-			switch kk := k.(type) {
-			case string:
-				m[kk] = v
-			case []byte:
-				m[string(kk)] = v
-			default:
-				return nil, fmt.Errorf("map key of type %T", k)
-			}
-		}
-		return fromGo(a, m, depth)
-	case []any:
-		arr := a.NewArray()
-		for i, v := range t {
-			c, err := fromGo(a, v, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			arr.SetArrayItem(i, c)
-		}
-		return arr, nil
-	}
-	return nil, fmt.Errorf("value of type %T", x)
 }

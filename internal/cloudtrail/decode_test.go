@@ -160,40 +160,6 @@ func TestEnvelopes(t *testing.T) {
 	}
 }
 
-func TestDecodeMap(t *testing.T) {
-	recs := readEvents(t)
-	d := NewDecoder(Options{RecordKeys: []string{"msg"}})
-	for _, r := range recs {
-		want, _ := decodeAll(t, r)
-		var fromKey, fromMap []map[string]any
-		res := d.DecodeMap(map[string]any{"msg": r, "other": 1}, func(ev *Event) { fromKey = append(fromKey, ev.Document()) })
-		if res.Err() != nil || marshalDocs(t, fromKey) != marshalDocs(t, want) {
-			t.Fatalf("record key: %v\n%s", res.Err(), firstDiff(marshalDocs(t, fromKey), marshalDocs(t, want)))
-		}
-		var m map[string]any
-		jd := json.NewDecoder(bytes.NewReader(r))
-		jd.UseNumber()
-		if err := jd.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		res = d.DecodeMap(m, func(ev *Event) { fromMap = append(fromMap, ev.Document()) })
-		if res.Err() != nil || len(fromMap) != 1 {
-			t.Fatalf("map: %v", res.Err())
-		}
-		// A Go map has lost the key order that the Java toString strings
-		// depend on; every other field must agree.
-		for _, d := range append(fromMap, want...) {
-			ct := d["aws"].(map[string]any)["cloudtrail"].(map[string]any)
-			for _, k := range []string{"request_parameters", "response_elements", "additional_eventdata", "service_event_details"} {
-				delete(ct, k)
-			}
-		}
-		if got := marshalDocs(t, fromMap); got != marshalDocs(t, want) {
-			t.Errorf("map: %s", firstDiff(got, marshalDocs(t, want)))
-		}
-	}
-}
-
 func TestNotEvents(t *testing.T) {
 	cases := []struct {
 		name string
