@@ -34,8 +34,7 @@ func TestLoadConfRules(t *testing.T) {
 	}
 	if !slices.Equal(seed.Fields, []string{"aws.cloudtrail.resources.arn", "source.as.number"}) ||
 		seed.Window != 10*24*time.Hour || seed.WindowText != "now-10d" || seed.Severity != "high" || seed.RiskScore != 73 ||
-		!strings.HasPrefix(seed.Key, seed.ID+":") || len(seed.Key) != len(seed.ID)+17 || !seed.NeedsASN() ||
-		seed.Maturity != "production" || seed.CreationDate != "2026/11/25" {
+		!strings.HasPrefix(seed.Key, seed.ID+":") || len(seed.Key) != len(seed.ID)+17 || !seed.NeedsASN() {
 		t.Errorf("seed rule: %+v", seed)
 	}
 	var subs []string
