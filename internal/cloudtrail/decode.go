@@ -47,11 +47,18 @@ const (
 	ErrNesting  ErrorKind = "too_deep"
 )
 
-// Error is one bad part of an input: what is wrong and where.
+// Error is one bad part of an input: what is wrong and where. Callers
+// find it in any error chain with errors.As and read Kind and Where; its
+// text is for people.
 type Error struct {
 	Kind  ErrorKind
 	Where string // path inside the input, e.g. "Records[3]"; "" for the whole
 	Msg   string
+	// Err is the error of the decoder that refused the input (gzip,
+	// base64), or nil; Msg already tells what it says. The JSON parser's
+	// error is not kept: it has no type to find, and its text, which can
+	// run to kilobytes, is in Msg cut short.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -60,6 +67,10 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("%s: %s: %s", e.Where, e.Kind, e.Msg)
 }
+
+// Unwrap is the decoder's error, so that errors.Is finds, say,
+// io.ErrUnexpectedEOF in a truncated gzip payload.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Result counts what one input held. Errors lists the bad parts; events
 // from the good parts were delivered all the same.
@@ -146,7 +157,12 @@ func (l *loc) String() string {
 }
 
 func (d *Decoder) fail(kind ErrorKind, at *loc, format string, args ...any) {
-	d.res.Errors = append(d.res.Errors, &Error{Kind: kind, Where: at.String(), Msg: fmt.Sprintf(format, args...)})
+	d.failWith(kind, at, nil, format, args...)
+}
+
+// failWith is fail for input that a decoder refused with err.
+func (d *Decoder) failWith(kind ErrorKind, at *loc, err error, format string, args ...any) {
+	d.res.Errors = append(d.res.Errors, &Error{Kind: kind, Where: at.String(), Msg: fmt.Sprintf(format, args...), Err: err})
 }
 
 var gzipMagic = []byte{0x1f, 0x8b}
@@ -215,7 +231,7 @@ func (d *Decoder) gunzip(data []byte, depth int, at *loc) ([]byte, bool) {
 		err = d.gz.Reset(bytes.NewReader(data))
 	}
 	if err != nil {
-		d.fail(ErrGzip, at, "%v", err)
+		d.failWith(ErrGzip, at, err, "%v", err)
 		return nil, false
 	}
 	lv := &d.levels[depth]
@@ -224,7 +240,7 @@ func (d *Decoder) gunzip(data []byte, depth int, at *loc) ([]byte, bool) {
 	lv.buf, lv.b64 = w.Bytes(), false
 	switch {
 	case err != nil:
-		d.fail(ErrGzip, at, "%v", err)
+		d.failWith(ErrGzip, at, err, "%v", err)
 		return nil, false
 	case n > int64(d.opts.MaxRecordSize):
 		d.fail(ErrTooLarge, at, "gzip payload exceeds the limit of %d bytes", d.opts.MaxRecordSize)
@@ -243,7 +259,7 @@ func (d *Decoder) unbase64(data []byte, depth int, at *loc) ([]byte, bool) {
 	lv.buf = slices.Grow(lv.buf[:0], n)[:n]
 	n, err := base64.StdEncoding.Decode(lv.buf, data)
 	if err != nil {
-		d.fail(ErrBase64, at, "neither JSON, gzip nor base64: %v", err)
+		d.failWith(ErrBase64, at, err, "neither JSON, gzip nor base64: %v", err)
 		return nil, false
 	}
 	lv.buf, lv.b64 = lv.buf[:n], true
