@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -427,7 +428,7 @@ func FuzzCompile(f *testing.F) {
 		ts := &testSource{}
 		c, err := Compile(q, ts.resolve)
 		if err != nil {
-			if e, ok := err.(*Error); !ok || e.Line < 1 || e.Col < 1 || e.Msg == "" {
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Line < 1 || e.Col < 1 || e.Msg == "" {
 				t.Fatalf("%q: bad error %#v", q, err)
 			}
 			return
