@@ -12,6 +12,7 @@ package asn
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/netip"
 	"os"
@@ -84,7 +85,6 @@ type DB struct {
 	failedErr error
 	bad       logx.Condition
 	checks    atomic.Int64 // background checks made, for tests and metrics
-	errors    atomic.Uint64
 	closed    atomic.Bool
 	stop      chan struct{}
 	done      chan struct{}
@@ -147,9 +147,11 @@ func openHandle(path string, gen uint32) (*handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("asn database %s: %w", path, err)
 	}
+	// All the bytes Stat counted: a file cut short meanwhile is an error
+	// (io.ErrUnexpectedEOF), not a smaller database.
 	buf := make([]byte, fi.Size())
-	if _, err := readFull(f, buf); err != nil {
-		return nil, fmt.Errorf("asn database %s: %w", path, err)
+	if n, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("asn database %s: read %d of %d bytes: %w", path, n, len(buf), err)
 	}
 	r, err := maxminddb.OpenBytes(buf)
 	if err != nil {
@@ -174,18 +176,6 @@ func openHandle(path string, gen uint32) (*handle, error) {
 	}
 	h.refs.Store(1) // the DB's own reference, dropped when replaced
 	return h, nil
-}
-
-func readFull(f *os.File, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, fmt.Errorf("read %d of %d bytes: %w", n, len(buf), err)
-		}
-	}
-	return n, nil
 }
 
 // detect finds the schema from the first record that carries data.
@@ -262,23 +252,13 @@ func (db *DB) Lookup(ip netip.Addr) (info Info, found bool) {
 	defer h.release()
 	info, found, err := h.lookup(ip)
 	if err != nil {
-		// A record that does not decode: count it, report nothing, and
-		// do not cache, in case a reload mends it.
-		db.errors.Add(1)
+		// A record that does not decode (Open decoded every record once,
+		// so this is not expected): not found, and not cached, in case a
+		// reload mends it.
 		return Info{}, false
 	}
 	db.cache.put(ip, h.gen, info, found)
 	return info, found
-}
-
-// LookupString looks up a source address as ECS source.ip has it: only a
-// whole IP literal is ever looked up.
-func (db *DB) LookupString(addr string) (Info, bool) {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil || ip.Zone() != "" {
-		return Info{}, false
-	}
-	return db.Lookup(ip)
 }
 
 func (h *handle) lookup(ip netip.Addr) (Info, bool, error) {
@@ -355,14 +335,6 @@ func (db *DB) Meta() Meta {
 		return Meta{}
 	}
 	return db.cur.Load().meta
-}
-
-// Errors counts lookups whose record did not decode.
-func (db *DB) Errors() uint64 {
-	if db == nil {
-		return 0
-	}
-	return db.errors.Load()
 }
 
 // ErrUnchanged is returned by Reload when the file is the one in service.

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,12 +27,10 @@ const maxNesting = 8
 type Options struct {
 	// MaxRecordSize caps an input and each decoded payload, in bytes.
 	MaxRecordSize int
-	// RecordKeys are the keys of a Fluent Bit record that may hold the
-	// CloudTrail JSON as a string, tried in order.
-	RecordKeys []string
 }
 
-// DefaultRecordKeys are where shippers usually put a line of JSON text.
+// DefaultRecordKeys are the keys of a Fluent Bit record where shippers
+// usually put a line of CloudTrail JSON text, tried in order.
 var DefaultRecordKeys = []string{"log", "message"}
 
 // ErrorKind classifies bad input so that it can be counted.
@@ -51,11 +47,18 @@ const (
 	ErrNesting  ErrorKind = "too_deep"
 )
 
-// Error is one bad part of an input: what is wrong and where.
+// Error is one bad part of an input: what is wrong and where. Callers
+// find it in any error chain with errors.As and read Kind and Where; its
+// text is for people.
 type Error struct {
 	Kind  ErrorKind
 	Where string // path inside the input, e.g. "Records[3]"; "" for the whole
 	Msg   string
+	// Err is the error of the decoder that refused the input (gzip,
+	// base64), or nil; Msg already tells what it says. The JSON parser's
+	// error is not kept: it has no type to find, and its text, which can
+	// run to kilobytes, is in Msg cut short.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -64,6 +67,10 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("%s: %s: %s", e.Where, e.Kind, e.Msg)
 }
+
+// Unwrap is the decoder's error, so that errors.Is finds, say,
+// io.ErrUnexpectedEOF in a truncated gzip payload.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Result counts what one input held. Errors lists the bad parts; events
 // from the good parts were delivered all the same.
@@ -94,20 +101,16 @@ type Decoder struct {
 		buf []byte
 		b64 bool // buf holds base64-decoded bytes
 	}
-	ev    Event
-	arena fastjson.Arena
-	gz    *gzip.Reader
-	res   Result
-	fn    func(*Event)
+	ev  Event
+	gz  *gzip.Reader
+	res Result
+	fn  func(*Event)
 }
 
 // NewDecoder returns a Decoder with defaults filled in.
 func NewDecoder(opts Options) *Decoder {
 	if opts.MaxRecordSize <= 0 {
 		opts.MaxRecordSize = DefaultMaxRecordSize
-	}
-	if opts.RecordKeys == nil {
-		opts.RecordKeys = DefaultRecordKeys
 	}
 	return &Decoder{opts: opts}
 }
@@ -118,31 +121,6 @@ func NewDecoder(opts Options) *Decoder {
 func (d *Decoder) Decode(data []byte, fn func(*Event)) Result {
 	d.begin(fn)
 	d.text(data, 0, nil)
-	return d.end()
-}
-
-// DecodeMap does what Decode does for a Fluent Bit record already decoded
-// into a map: the JSON text under one of the record keys, or else the map
-// itself as the CloudTrail object or envelope.
-func (d *Decoder) DecodeMap(rec map[string]any, fn func(*Event)) Result {
-	d.begin(fn)
-	for _, k := range d.opts.RecordKeys {
-		switch s := rec[k].(type) {
-		case string:
-			d.text([]byte(s), 0, nil)
-			return d.end()
-		case []byte:
-			d.text(s, 0, nil)
-			return d.end()
-		}
-	}
-	d.arena.Reset()
-	v, err := fromGo(&d.arena, rec, 0)
-	if err != nil {
-		d.fail(ErrType, nil, "%v", err)
-	} else {
-		d.value(v, nil, 0, nil)
-	}
 	return d.end()
 }
 
@@ -179,7 +157,12 @@ func (l *loc) String() string {
 }
 
 func (d *Decoder) fail(kind ErrorKind, at *loc, format string, args ...any) {
-	d.res.Errors = append(d.res.Errors, &Error{Kind: kind, Where: at.String(), Msg: fmt.Sprintf(format, args...)})
+	d.failWith(kind, at, nil, format, args...)
+}
+
+// failWith is fail for input that a decoder refused with err.
+func (d *Decoder) failWith(kind ErrorKind, at *loc, err error, format string, args ...any) {
+	d.res.Errors = append(d.res.Errors, &Error{Kind: kind, Where: at.String(), Msg: fmt.Sprintf(format, args...), Err: err})
 }
 
 var gzipMagic = []byte{0x1f, 0x8b}
@@ -248,7 +231,7 @@ func (d *Decoder) gunzip(data []byte, depth int, at *loc) ([]byte, bool) {
 		err = d.gz.Reset(bytes.NewReader(data))
 	}
 	if err != nil {
-		d.fail(ErrGzip, at, "%v", err)
+		d.failWith(ErrGzip, at, err, "%v", err)
 		return nil, false
 	}
 	lv := &d.levels[depth]
@@ -257,7 +240,7 @@ func (d *Decoder) gunzip(data []byte, depth int, at *loc) ([]byte, bool) {
 	lv.buf, lv.b64 = w.Bytes(), false
 	switch {
 	case err != nil:
-		d.fail(ErrGzip, at, "%v", err)
+		d.failWith(ErrGzip, at, err, "%v", err)
 		return nil, false
 	case n > int64(d.opts.MaxRecordSize):
 		d.fail(ErrTooLarge, at, "gzip payload exceeds the limit of %d bytes", d.opts.MaxRecordSize)
@@ -276,7 +259,7 @@ func (d *Decoder) unbase64(data []byte, depth int, at *loc) ([]byte, bool) {
 	lv.buf = slices.Grow(lv.buf[:0], n)[:n]
 	n, err := base64.StdEncoding.Decode(lv.buf, data)
 	if err != nil {
-		d.fail(ErrBase64, at, "neither JSON, gzip nor base64: %v", err)
+		d.failWith(ErrBase64, at, err, "neither JSON, gzip nor base64: %v", err)
 		return nil, false
 	}
 	lv.buf, lv.b64 = lv.buf[:n], true
@@ -421,76 +404,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// fromGo builds a fastjson value from a decoded Fluent Bit record. Fluent
-// Bit strings often arrive as []byte and maps as map[any]any.
-func fromGo(a *fastjson.Arena, x any, depth int) (*fastjson.Value, error) {
-	if depth > fastjson.MaxDepth {
-		return nil, fmt.Errorf("record nested more than %d deep", fastjson.MaxDepth)
-	}
-	switch t := x.(type) {
-	case nil:
-		return a.NewNull(), nil
-	case string:
-		return a.NewString(t), nil
-	case []byte:
-		return a.NewStringBytes(t), nil
-	case bool:
-		if t {
-			return a.NewTrue(), nil
-		}
-		return a.NewFalse(), nil
-	case int:
-		return a.NewNumberInt(t), nil
-	case int64:
-		return a.NewNumberString(strconv.FormatInt(t, 10)), nil
-	case int32:
-		return a.NewNumberInt(int(t)), nil
-	case uint64:
-		return a.NewNumberString(strconv.FormatUint(t, 10)), nil
-	case uint32:
-		return a.NewNumberInt(int(t)), nil
-	case float64:
-		return a.NewNumberFloat64(t), nil
-	case json.Number:
-		return a.NewNumberString(string(t)), nil
-	case float32:
-		return a.NewNumberFloat64(float64(t)), nil
-	case map[string]any:
-		// Sorted, so that key order (and with it the Java toString) is stable.
-		o := a.NewObject()
-		for _, k := range slices.Sorted(maps.Keys(t)) {
-			c, err := fromGo(a, t[k], depth+1)
-			if err != nil {
-				return nil, err
-			}
-			o.Set(k, c)
-		}
-		return o, nil
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, v := range t {
-			switch kk := k.(type) {
-			case string:
-				m[kk] = v
-			case []byte:
-				m[string(kk)] = v
-			default:
-				return nil, fmt.Errorf("map key of type %T", k)
-			}
-		}
-		return fromGo(a, m, depth)
-	case []any:
-		arr := a.NewArray()
-		for i, v := range t {
-			c, err := fromGo(a, v, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			arr.SetArrayItem(i, c)
-		}
-		return arr, nil
-	}
-	return nil, fmt.Errorf("value of type %T", x)
 }

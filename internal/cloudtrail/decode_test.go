@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
+	"io"
 	"os"
 	"reflect"
 	"slices"
@@ -160,40 +162,6 @@ func TestEnvelopes(t *testing.T) {
 	}
 }
 
-func TestDecodeMap(t *testing.T) {
-	recs := readEvents(t)
-	d := NewDecoder(Options{RecordKeys: []string{"msg"}})
-	for _, r := range recs {
-		want, _ := decodeAll(t, r)
-		var fromKey, fromMap []map[string]any
-		res := d.DecodeMap(map[string]any{"msg": r, "other": 1}, func(ev *Event) { fromKey = append(fromKey, ev.Document()) })
-		if res.Err() != nil || marshalDocs(t, fromKey) != marshalDocs(t, want) {
-			t.Fatalf("record key: %v\n%s", res.Err(), firstDiff(marshalDocs(t, fromKey), marshalDocs(t, want)))
-		}
-		var m map[string]any
-		jd := json.NewDecoder(bytes.NewReader(r))
-		jd.UseNumber()
-		if err := jd.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		res = d.DecodeMap(m, func(ev *Event) { fromMap = append(fromMap, ev.Document()) })
-		if res.Err() != nil || len(fromMap) != 1 {
-			t.Fatalf("map: %v", res.Err())
-		}
-		// A Go map has lost the key order that the Java toString strings
-		// depend on; every other field must agree.
-		for _, d := range append(fromMap, want...) {
-			ct := d["aws"].(map[string]any)["cloudtrail"].(map[string]any)
-			for _, k := range []string{"request_parameters", "response_elements", "additional_eventdata", "service_event_details"} {
-				delete(ct, k)
-			}
-		}
-		if got := marshalDocs(t, fromMap); got != marshalDocs(t, want) {
-			t.Errorf("map: %s", firstDiff(got, marshalDocs(t, want)))
-		}
-	}
-}
-
 func TestNotEvents(t *testing.T) {
 	cases := []struct {
 		name string
@@ -251,11 +219,19 @@ func TestBadInput(t *testing.T) {
 		{"invalid utf-8", []byte(`{"eventVersion":"1.08","eventName":"A` + "\xff\xfe" + `"}`), 0, 0, []ErrorKind{ErrUTF8}, ""},
 		{"bad base64", []byte("QUJD="), 0, 0, []ErrorKind{ErrBase64}, ""},
 		{"bad gzip", []byte("\x1f\x8b\x08\x00garbage"), 0, 0, []ErrorKind{ErrGzip}, ""},
+		{"gzip bad header", []byte("\x1f\x8b\x07\x00\x00\x00\x00\x00\x00\xff"), 0, 0, []ErrorKind{ErrGzip}, ""},
 		{"truncated gzip", gz([]byte(good))[:40], 0, 0, []ErrorKind{ErrGzip}, ""},
 		{"gzip bomb", gz(make([]byte, 4<<20)), 1 << 20, 0, []ErrorKind{ErrTooLarge}, ""},
 		{"firehose bad data", []byte(`{"records":[{"data":"` + b64([]byte(good)) + `"},{"data":"%%%"},{"data":"` + b64([]byte(good)) + `"}]}`), 0, 2, []ErrorKind{ErrShape}, "records[1].data"},
 		{"one bad record", []byte(`{"Records":[` + good + `,5,{"x":1},` + good + `]}`), 0, 2, []ErrorKind{ErrShape, ErrShape}, "Records[1]"},
 		{"nested too deep", []byte(nested), 0, 0, []ErrorKind{ErrNesting}, strings.TrimSuffix(strings.Repeat("Message.", maxNesting), ".")},
+	}
+	// What the error wraps: the refusal of the decoder that read the input.
+	causes := map[string]func(error) bool{
+		"bad base64":      func(err error) bool { var b base64.CorruptInputError; return errors.As(err, &b) },
+		"bad gzip":        func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) },
+		"gzip bad header": func(err error) bool { return errors.Is(err, gzip.ErrHeader) },
+		"truncated gzip":  func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) },
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -279,6 +255,18 @@ func TestBadInput(t *testing.T) {
 			}
 			if len(res.Errors) > 0 && res.Errors[0].Where != c.where {
 				t.Errorf("first error at %q, want %q", res.Errors[0].Where, c.where)
+			}
+			// Callers find the kind in the joined errors, never in the text.
+			var e *Error
+			if !errors.As(res.Err(), &e) || e != res.Errors[0] {
+				t.Errorf("errors.As finds %v in %v, want the first error", e, res.Err())
+			}
+			cause := causes[c.name]
+			if cause == nil {
+				cause = func(err error) bool { return err == nil }
+			}
+			if !cause(errors.Unwrap(e)) {
+				t.Errorf("%v wraps %#v", e, errors.Unwrap(e))
 			}
 		})
 	}

@@ -11,9 +11,53 @@ import (
 // The mapping is Elastic's CloudTrail pipeline as docs/cloudtrail-ecs.md
 // lays it out.
 
+// fieldDef is everything known of one field: how to compute it, and how
+// its values sit in the document and in the record.
 type fieldDef struct {
 	get   Getter
-	array bool // rendered as a JSON array even with one value
+	array bool      // rendered as a JSON array even with one value
+	place Placement // where its values are in the record's text
+}
+
+// Placement says how a field's values sit in the raw record text, for a
+// prefilter that looks for query values in records before parsing them.
+type Placement uint8
+
+const (
+	// Computed: values are computed (categorization, Java toString,
+	// lowercasing...) or may be numbers or booleans, so the record's text
+	// says nothing of them.
+	Computed Placement = iota
+	// Whole: every value is an entire JSON string value of the record,
+	// copied, never computed, so a value in a query on the field is text
+	// that the raw record holds right after a quote.
+	Whole
+	// Substring: every value is part of a JSON string value of the record
+	// (a session name cut from an ARN, "1.2" from "TLSv1.2").
+	Substring
+)
+
+func (p Placement) String() string {
+	switch p {
+	case Whole:
+		return "whole"
+	case Substring:
+		return "substring"
+	}
+	return "computed"
+}
+
+// PlacementOf is where the field's values are in the raw record. Every
+// value under aws.cloudtrail.resources.* and aws.cloudtrail.flattened.* is
+// a value of the record's own, and anything unknown is Computed.
+func PlacementOf(field string) Placement {
+	if f, ok := fieldTable[field]; ok {
+		return f.place
+	}
+	if strings.HasPrefix(field, "aws.cloudtrail.resources.") || strings.HasPrefix(field, "aws.cloudtrail.flattened.") {
+		return Whole
+	}
+	return Computed
 }
 
 var fieldTable = map[string]fieldDef{
@@ -28,55 +72,55 @@ var fieldTable = map[string]fieldDef{
 	"event.dataset":       {get: constant("aws.cloudtrail")},
 	"data_stream.dataset": {get: constant("aws.cloudtrail")},
 	"cloud.provider":      {get: constant("aws")},
-	"event.action":        {get: path("eventName")},
-	"event.provider":      {get: path("eventSource")},
-	"event.id":            {get: path("eventID")},
+	"event.action":        {get: path("eventName"), place: Whole},
+	"event.provider":      {get: path("eventSource"), place: Whole},
+	"event.id":            {get: path("eventID"), place: Whole},
 	"event.outcome":       {get: outcome},
 	"event.type":          {get: categorization(false), array: true},
 	"event.category":      {get: categorization(true), array: true},
-	"cloud.region":        {get: path("awsRegion")},
-	"cloud.account.id":    {get: first(path("userIdentity", "accountId"), path("recipientAccountId"))},
-	"source.address":      {get: path("sourceIPAddress")},
+	"cloud.region":        {get: path("awsRegion"), place: Whole},
+	"cloud.account.id":    {get: first(path("userIdentity", "accountId"), path("recipientAccountId")), place: Whole},
+	"source.address":      {get: path("sourceIPAddress"), place: Whole},
 	"source.ip":           {get: sourceIP},
-	"user_agent.original": {get: path("userAgent")},
+	"user_agent.original": {get: path("userAgent"), place: Whole},
 
-	"user.id":           {get: userID},
-	"user.name":         {get: userName},
-	"user.email":        {get: userEmail},
-	"user.target.name":  {get: path("requestParameters", "userName")},
-	"user.target.id":    {get: path("responseElements", "user", "userId")},
-	"user.changes.name": {get: path("requestParameters", "newUserName")},
-	"group.id":          {get: path("responseElements", "group", "groupId")},
-	"group.name":        {get: path("requestParameters", "groupName")},
-	"related.user":      {get: relatedUser, array: true},
+	"user.id":           {get: userID, place: Whole},
+	"user.name":         {get: userName, place: Whole},
+	"user.email":        {get: userEmail, place: Whole},
+	"user.target.name":  {get: path("requestParameters", "userName"), place: Whole},
+	"user.target.id":    {get: path("responseElements", "user", "userId"), place: Whole},
+	"user.changes.name": {get: path("requestParameters", "newUserName"), place: Whole},
+	"group.id":          {get: path("responseElements", "group", "groupId"), place: Whole},
+	"group.name":        {get: path("requestParameters", "groupName"), place: Whole},
+	"related.user":      {get: relatedUser, array: true, place: Substring},
 
-	"aws.cloudtrail.event_version":                   {get: path("eventVersion")},
-	"aws.cloudtrail.event_category":                  {get: path("eventCategory")},
-	"aws.cloudtrail.event_type":                      {get: path("eventType")},
-	"aws.cloudtrail.api_version":                     {get: path("apiVersion")},
+	"aws.cloudtrail.event_version":                   {get: path("eventVersion"), place: Whole},
+	"aws.cloudtrail.event_category":                  {get: path("eventCategory"), place: Whole},
+	"aws.cloudtrail.event_type":                      {get: path("eventType"), place: Whole},
+	"aws.cloudtrail.api_version":                     {get: path("apiVersion"), place: Whole},
 	"aws.cloudtrail.management_event":                {get: stringified(path("managementEvent"))},
 	"aws.cloudtrail.read_only":                       {get: path("readOnly")},
-	"aws.cloudtrail.request_id":                      {get: path("requestID")},
-	"aws.cloudtrail.recipient_account_id":            {get: path("recipientAccountId")},
-	"aws.cloudtrail.shared_event_id":                 {get: path("sharedEventId")},
-	"aws.cloudtrail.vpc_endpoint_id":                 {get: path("vpcEndpointId")},
-	"aws.cloudtrail.error_code":                      {get: path("errorCode")},
-	"aws.cloudtrail.error_message":                   {get: path("errorMessage")},
-	"aws.cloudtrail.session_credential_from_console": {get: path("sessionCredentialFromConsole")},
+	"aws.cloudtrail.request_id":                      {get: path("requestID"), place: Whole},
+	"aws.cloudtrail.recipient_account_id":            {get: path("recipientAccountId"), place: Whole},
+	"aws.cloudtrail.shared_event_id":                 {get: path("sharedEventId"), place: Whole},
+	"aws.cloudtrail.vpc_endpoint_id":                 {get: path("vpcEndpointId"), place: Whole},
+	"aws.cloudtrail.error_code":                      {get: path("errorCode"), place: Whole},
+	"aws.cloudtrail.error_message":                   {get: path("errorMessage"), place: Whole},
+	"aws.cloudtrail.session_credential_from_console": {get: path("sessionCredentialFromConsole"), place: Whole},
 
-	"aws.cloudtrail.user_identity.type":                                        {get: path("userIdentity", "type")},
-	"aws.cloudtrail.user_identity.arn":                                         {get: path("userIdentity", "arn")},
-	"aws.cloudtrail.user_identity.access_key_id":                               {get: path("userIdentity", "accessKeyId")},
-	"aws.cloudtrail.user_identity.invoked_by":                                  {get: path("userIdentity", "invokedBy")},
+	"aws.cloudtrail.user_identity.type":                                        {get: path("userIdentity", "type"), place: Whole},
+	"aws.cloudtrail.user_identity.arn":                                         {get: path("userIdentity", "arn"), place: Whole},
+	"aws.cloudtrail.user_identity.access_key_id":                               {get: path("userIdentity", "accessKeyId"), place: Whole},
+	"aws.cloudtrail.user_identity.invoked_by":                                  {get: path("userIdentity", "invokedBy"), place: Whole},
 	"aws.cloudtrail.user_identity.session_context.mfa_authenticated":           {get: stringified(path("userIdentity", "sessionContext", "attributes", "mfaAuthenticated"))},
 	"aws.cloudtrail.user_identity.session_context.creation_date":               {get: date("userIdentity", "sessionContext", "attributes", "creationDate")},
-	"aws.cloudtrail.user_identity.session_context.session_issuer.type":         {get: path("userIdentity", "sessionContext", "sessionIssuer", "type")},
-	"aws.cloudtrail.user_identity.session_context.session_issuer.principal_id": {get: path("userIdentity", "sessionContext", "sessionIssuer", "principalId")},
-	"aws.cloudtrail.user_identity.session_context.session_issuer.arn":          {get: path("userIdentity", "sessionContext", "sessionIssuer", "arn")},
-	"aws.cloudtrail.user_identity.session_context.session_issuer.account_id":   {get: path("userIdentity", "sessionContext", "sessionIssuer", "accountId")},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.type":         {get: path("userIdentity", "sessionContext", "sessionIssuer", "type"), place: Whole},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.principal_id": {get: path("userIdentity", "sessionContext", "sessionIssuer", "principalId"), place: Whole},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.arn":          {get: path("userIdentity", "sessionContext", "sessionIssuer", "arn"), place: Whole},
+	"aws.cloudtrail.user_identity.session_context.session_issuer.account_id":   {get: path("userIdentity", "sessionContext", "sessionIssuer", "accountId"), place: Whole},
 
 	"aws.cloudtrail.console_login.additional_eventdata.mobile_version": {get: consoleLogin("MobileVersion", true)},
-	"aws.cloudtrail.console_login.additional_eventdata.login_to":       {get: consoleLogin("LoginTo", false)},
+	"aws.cloudtrail.console_login.additional_eventdata.login_to":       {get: consoleLogin("LoginTo", false), place: Whole},
 	"aws.cloudtrail.console_login.additional_eventdata.mfa_used":       {get: consoleLogin("MFAUsed", true)},
 
 	"aws.cloudtrail.request_parameters":    {get: javaString("requestParameters")},
@@ -85,9 +129,9 @@ var fieldTable = map[string]fieldDef{
 	"aws.cloudtrail.service_event_details": {get: javaString("serviceEventDetails")},
 
 	"tls.version_protocol":   {get: tlsVersion(true)},
-	"tls.version":            {get: tlsVersion(false)},
-	"tls.cipher":             {get: tls("cipherSuite")},
-	"tls.client.server_name": {get: tls("clientProvidedHostHeader")},
+	"tls.version":            {get: tlsVersion(false), place: Substring},
+	"tls.cipher":             {get: tls("cipherSuite"), place: Whole},
+	"tls.client.server_name": {get: tls("clientProvidedHostHeader"), place: Whole},
 }
 
 // flattenedPrefixes are the aws.cloudtrail.flattened.* objects: any path
@@ -535,42 +579,4 @@ func resourceGetter(field string) Getter {
 		})
 		return dst
 	}
-}
-
-// wholeFields hold, as their only values, entire string values of the
-// record (copied, never computed): a value in a query on them is text the
-// raw record holds right after a quote. See kql.Placement.
-var wholeFields = map[string]bool{
-	"event.action": true, "event.provider": true, "event.id": true, "cloud.region": true, "cloud.account.id": true,
-	"source.address": true, "user_agent.original": true, "user.id": true, "user.name": true, "user.email": true,
-	"user.target.name": true, "user.target.id": true, "user.changes.name": true, "group.id": true, "group.name": true,
-	"aws.cloudtrail.event_version": true, "aws.cloudtrail.event_category": true, "aws.cloudtrail.event_type": true,
-	"aws.cloudtrail.api_version": true, "aws.cloudtrail.request_id": true, "aws.cloudtrail.recipient_account_id": true,
-	"aws.cloudtrail.shared_event_id": true, "aws.cloudtrail.vpc_endpoint_id": true, "aws.cloudtrail.error_code": true,
-	"aws.cloudtrail.error_message": true, "aws.cloudtrail.session_credential_from_console": true,
-	"aws.cloudtrail.user_identity.type": true, "aws.cloudtrail.user_identity.arn": true,
-	"aws.cloudtrail.user_identity.access_key_id": true, "aws.cloudtrail.user_identity.invoked_by": true,
-	"aws.cloudtrail.user_identity.session_context.session_issuer.type":         true,
-	"aws.cloudtrail.user_identity.session_context.session_issuer.principal_id": true,
-	"aws.cloudtrail.user_identity.session_context.session_issuer.arn":          true,
-	"aws.cloudtrail.user_identity.session_context.session_issuer.account_id":   true,
-	"aws.cloudtrail.console_login.additional_eventdata.login_to":               true,
-	"tls.cipher": true, "tls.client.server_name": true,
-}
-
-// Placement says how a field's values sit in the raw record text, for a
-// prefilter that looks for query values in records before parsing them:
-// "whole" fields hold entire JSON string values of the record; "substring"
-// fields parts of them (related.user, tls.version, and the request/response
-// keyword strings, whose Java formatting is not in the record: callers must
-// not take '=', ',' or braces from those); anything else is computed.
-func Placement(field string) string {
-	switch {
-	case wholeFields[field], strings.HasPrefix(field, "aws.cloudtrail.resources."),
-		strings.HasPrefix(field, "aws.cloudtrail.flattened."):
-		return "whole"
-	case field == "related.user" || field == "tls.version":
-		return "substring"
-	}
-	return ""
 }

@@ -1,6 +1,8 @@
 package cloudtrail
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
 	"testing"
 )
@@ -99,5 +101,53 @@ func TestJavaNumbers(t *testing.T) {
 		if got := string(appendJava(nil, v)); got != want {
 			t.Errorf("%s -> %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestPlacement(t *testing.T) {
+	cases := map[string]Placement{
+		"event.action": Whole, "user.id": Whole, "cloud.account.id": Whole, "tls.cipher": Whole,
+		"aws.cloudtrail.resources.arn": Whole, "aws.cloudtrail.flattened.request_parameters.roleArn": Whole,
+		"related.user": Substring, "tls.version": Substring,
+		"event.outcome": Computed, "event.type": Computed, "@timestamp": Computed, "source.ip": Computed,
+		"aws.cloudtrail.read_only": Computed, "aws.cloudtrail.request_parameters": Computed,
+		"aws.cloudtrail.management_event": Computed, "tls.version_protocol": Computed, "no.such.field": Computed,
+	}
+	for f, want := range cases {
+		if got := PlacementOf(f); got != want {
+			t.Errorf("PlacementOf(%s) = %s, want %s", f, got, want)
+		}
+	}
+
+	// What a placement promises holds on every event: a Whole value is a
+	// JSON string of the record, quotes included; a Substring value is in
+	// one. (Values that JSON would escape are left out: prefilter literals
+	// never hold such text.)
+	fields := slices.Concat(Fields(), []string{"aws.cloudtrail.flattened.request_parameters.roleArn", "aws.cloudtrail.flattened.request_parameters.tags.key"})
+	checked := map[Placement]int{}
+	d := NewDecoder(Options{})
+	for i, rec := range readEvents(t) {
+		d.Decode(rec, func(ev *Event) {
+			for _, f := range fields {
+				p := PlacementOf(f)
+				for _, v := range ev.Get(f, nil) {
+					quoted, _ := json.Marshal(v.Str)
+					if p == Computed || v.Kind != String || string(quoted) != `"`+v.Str+`"` {
+						continue
+					}
+					text := v.Str
+					if p == Whole {
+						text = string(quoted)
+					}
+					if !bytes.Contains(rec, []byte(text)) {
+						t.Errorf("event %d: %s is %s, but the record lacks %s", i, f, p, text)
+					}
+					checked[p]++
+				}
+			}
+		})
+	}
+	if checked[Whole] == 0 || checked[Substring] == 0 {
+		t.Errorf("checked %v: the events exercise no placement", checked)
 	}
 }

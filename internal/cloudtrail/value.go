@@ -30,14 +30,17 @@ func (k Kind) String() string {
 
 // Value is one value of an ECS field. Str always holds the text form (the
 // number as written, "true"/"false"), so keyword matching needs no
-// conversion; Num and Bool hold the typed form for numbers and booleans.
+// conversion; Num holds a Number's value.
 // Str may point into the decoder's buffers: it is valid only until the next
 // event is decoded. Copy it (strings.Clone) to keep it.
+//
+// internal/rules hands these values to kql as kql.Value without copying
+// them, so the two keep one layout and one numbering of kinds; rules checks
+// that at compile time.
 type Value struct {
 	Kind Kind
 	Str  string
 	Num  float64
-	Bool bool
 }
 
 // StringValue is a Value of kind String.
@@ -94,7 +97,7 @@ func (e *Event) scalar(v *fastjson.Value) (Value, bool) {
 		f, _ := strconv.ParseFloat(s, 64)
 		return Value{Kind: Number, Str: s, Num: f}, true
 	case fastjson.TypeTrue:
-		return Value{Kind: Bool, Str: "true", Bool: true}, true
+		return Value{Kind: Bool, Str: "true"}, true
 	case fastjson.TypeFalse:
 		return Value{Kind: Bool, Str: "false"}, true
 	}
@@ -111,14 +114,14 @@ func (v Value) any() any {
 		}
 		return v.Num
 	case Bool:
-		return v.Bool
+		return v.Str == "true"
 	}
 	return strings.Clone(v.Str)
 }
 
 func boolValue(b bool) Value {
 	if b {
-		return Value{Kind: Bool, Str: "true", Bool: true}
+		return Value{Kind: Bool, Str: "true"}
 	}
 	return Value{Kind: Bool, Str: "false"}
 }

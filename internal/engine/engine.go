@@ -129,16 +129,16 @@ func New(cfg Config, opts Options) (*Engine, error) {
 
 func (e *Engine) newWorker() *worker {
 	return &worker{
-		dec: cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: e.cfg.MaxRecordSize, RecordKeys: e.cfg.RecordKeys}),
+		dec: cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: e.cfg.MaxRecordSize}),
 		doc: e.set.NewDoc(),
 	}
 }
 
-// Record is one Fluent Bit record: JSON (or base64/gzip) text, or a
-// decoded map whose JSON text sits under a record key.
+// Record is one record's CloudTrail text: JSON, or base64/gzip of it, in
+// any envelope the decoder knows (the plugin takes it from a record key, or
+// renders the Fluent Bit record as JSON).
 type Record struct {
 	Data []byte
-	Map  map[string]any
 }
 
 // Result tells the caller (the plugin) what became of a batch.
@@ -191,7 +191,7 @@ func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
 	}
 	for rec := range recs {
 		res.Records++
-		if rec.Map == nil && !e.filter.MayMatch(rec.Data) {
+		if !e.filter.MayMatch(rec.Data) {
 			e.stats.prefiltered.Add(1)
 			continue
 		}
@@ -334,9 +334,6 @@ func (w *worker) reset() {
 }
 
 func (w *worker) decode(rec Record, fn func(*cloudtrail.Event)) cloudtrail.Result {
-	if rec.Map != nil {
-		return w.dec.DecodeMap(rec.Map, fn)
-	}
 	return w.dec.Decode(rec.Data, fn)
 }
 

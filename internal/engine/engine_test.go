@@ -258,21 +258,27 @@ func TestProcessErrors(t *testing.T) {
 	e := newEngine(t, dir, false, func(c *Config) { c.Prefilter = false })
 	res, err := e.Process([]Record{
 		{Data: []byte("{")},
-		{Map: map[string]any{"log": "not json"}},
-		{Map: map[string]any{"other": 1}},
+		{Data: []byte("not json")},
+		{Data: []byte(`{"other":1}`)},
 	})
 	if err != nil || len(res.Errors) != 3 || res.Records != 3 {
 		t.Fatalf("%+v %v", res, err)
 	}
+	for i, want := range []cloudtrail.ErrorKind{cloudtrail.ErrJSON, cloudtrail.ErrShape, cloudtrail.ErrShape} {
+		var ce *cloudtrail.Error
+		if re := res.Errors[i]; re.Record != i+1 || !errors.As(re, &ce) || ce.Kind != want {
+			t.Errorf("record error %d: %v, want one of kind %s", i, re, want)
+		}
+	}
 	st := e.Stats()
-	if st.ParseErrors["invalid_json"] != 1 || st.ParseErrors["not_cloudtrail"] != 2 {
+	if st.ParseErrors[string(cloudtrail.ErrJSON)] != 1 || st.ParseErrors[string(cloudtrail.ErrShape)] != 2 {
 		t.Errorf("parse errors %v", st.ParseErrors)
 	}
 	e.Close()
-	// With the prefilter, records that name nothing a rule needs are
-	// skipped unparsed (maps always go to the decoder).
+	// With the prefilter, JSON records that name nothing a rule needs are
+	// skipped unparsed; text that is not JSON (an encoded envelope) is not.
 	e = newEngine(t, dir, false, nil)
-	res, err = e.Process([]Record{{Data: []byte("{")}, {Data: []byte(`{"eventName":"GetObject"}`)}, {Map: map[string]any{"other": 1}}})
+	res, err = e.Process([]Record{{Data: []byte("{")}, {Data: []byte(`{"eventName":"GetObject"}`)}, {Data: []byte("not json")}})
 	if st := e.Stats(); err != nil || st.Prefiltered != 2 || len(res.Errors) != 1 {
 		t.Errorf("prefilter: %+v %v, %d prefiltered", res, err, st.Prefiltered)
 	}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/newterms/newterms/internal/cloudtrail"
 )
 
 // FieldType is how Elasticsearch maps a field, which decides how a value
@@ -25,12 +23,6 @@ const (
 
 func (t FieldType) String() string {
 	return [...]string{"keyword", "ip", "long", "boolean", "date"}[t]
-}
-
-// Source gives the values of the document being matched, by the field ids
-// that the Resolver handed out at compile time.
-type Source interface {
-	Values(id int) []cloudtrail.Value
 }
 
 // Resolver maps a field name to an id and a type. known is false for a
@@ -105,7 +97,7 @@ func (m notM) match(s Source) bool { return !m.x.match(s) }
 // anyValue holds when some value of the field satisfies pred.
 type anyValue struct {
 	id   int
-	pred func(v *cloudtrail.Value) bool // nil: the field exists
+	pred func(v *Value) bool // nil: the field exists
 }
 
 func (m anyValue) match(s Source) bool {
@@ -198,7 +190,7 @@ func (n *node) onlyWildcards() bool {
 }
 
 // predicate compiles one value; nil means "exists" (field: *).
-func (c *compiler) predicate(n *node, typ FieldType) (func(*cloudtrail.Value) bool, error) {
+func (c *compiler) predicate(n *node, typ FieldType) (func(*Value) bool, error) {
 	if n.onlyWildcards() {
 		return nil, nil
 	}
@@ -207,14 +199,14 @@ func (c *compiler) predicate(n *node, typ FieldType) (func(*cloudtrail.Value) bo
 			return nil, errAt(c.q, n.pos, "wildcard %q on %s field: only keyword fields take wildcards", n.text, typ)
 		}
 		g := compileGlob(n.text, n.wild)
-		return func(v *cloudtrail.Value) bool { return g.match(v.Str) }, nil
+		return func(v *Value) bool { return g.match(v.Str) }, nil
 	}
 	s := n.text
 	switch typ {
 	case IP:
 		if p, err := netip.ParsePrefix(s); err == nil {
 			p = p.Masked()
-			return func(v *cloudtrail.Value) bool {
+			return func(v *Value) bool {
 				a, err := netip.ParseAddr(v.Str)
 				return err == nil && p.Contains(a.Unmap())
 			}, nil
@@ -224,7 +216,7 @@ func (c *compiler) predicate(n *node, typ FieldType) (func(*cloudtrail.Value) bo
 			return nil, errAt(c.q, n.pos, "%q is not an IP address or CIDR block", s)
 		}
 		a = a.Unmap()
-		return func(v *cloudtrail.Value) bool {
+		return func(v *Value) bool {
 			b, err := netip.ParseAddr(v.Str)
 			return err == nil && b.Unmap() == a
 		}, nil
@@ -233,32 +225,32 @@ func (c *compiler) predicate(n *node, typ FieldType) (func(*cloudtrail.Value) bo
 		if err != nil {
 			return nil, errAt(c.q, n.pos, "%q is not a number, and the field is numeric", s)
 		}
-		return func(v *cloudtrail.Value) bool { return numberOf(v) == f }, nil
+		return func(v *Value) bool { return numberOf(v) == f }, nil
 	case Boolean:
 		want := strings.ToLower(s)
 		if want != "true" && want != "false" {
 			return nil, errAt(c.q, n.pos, "%q is not true or false, and the field is boolean", s)
 		}
-		return func(v *cloudtrail.Value) bool { return v.Str == want }, nil
+		return func(v *Value) bool { return v.Str == want }, nil
 	case Date:
 		t, ok := parseDate(s)
 		if !ok {
 			return nil, errAt(c.q, n.pos, "%q is not a date (RFC 3339 or YYYY-MM-DD); date math is not supported", s)
 		}
-		return func(v *cloudtrail.Value) bool { d, ok := parseDate(v.Str); return ok && d.Equal(t) }, nil
+		return func(v *Value) bool { d, ok := parseDate(v.Str); return ok && d.Equal(t) }, nil
 	}
 	// Keyword: exact; a number in the query also matches the same number
 	// written differently in a numeric value (3600 and 3600.0).
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return func(v *cloudtrail.Value) bool {
-			return v.Str == s || (v.Kind == cloudtrail.Number && v.Num == f)
+		return func(v *Value) bool {
+			return v.Str == s || (v.Kind == Number && v.Num == f)
 		}, nil
 	}
-	return func(v *cloudtrail.Value) bool { return v.Str == s }, nil
+	return func(v *Value) bool { return v.Str == s }, nil
 }
 
-func numberOf(v *cloudtrail.Value) float64 {
-	if v.Kind == cloudtrail.Number {
+func numberOf(v *Value) float64 {
+	if v.Kind == Number {
 		return v.Num
 	}
 	f, err := strconv.ParseFloat(v.Str, 64)
@@ -283,14 +275,14 @@ func (c *compiler) rangeClause(n *node, id int, typ FieldType) (matcher, error) 
 		return nil, errAt(c.q, v.pos, "wildcards are not allowed in a range")
 	}
 	s := v.text
-	var cmp func(*cloudtrail.Value) (int, bool)
+	var cmp func(*Value) (int, bool)
 	switch typ {
 	case Long:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			return nil, errAt(c.q, v.pos, "%q is not a number, and the field is numeric", s)
 		}
-		cmp = func(x *cloudtrail.Value) (int, bool) {
+		cmp = func(x *Value) (int, bool) {
 			g := numberOf(x)
 			if g != g {
 				return 0, false
@@ -302,7 +294,7 @@ func (c *compiler) rangeClause(n *node, id int, typ FieldType) (matcher, error) 
 		if !ok {
 			return nil, errAt(c.q, v.pos, "%q is not a date (RFC 3339 or YYYY-MM-DD); date math is not supported", s)
 		}
-		cmp = func(x *cloudtrail.Value) (int, bool) {
+		cmp = func(x *Value) (int, bool) {
 			d, ok := parseDate(x.Str)
 			return d.Compare(t), ok
 		}
@@ -312,14 +304,14 @@ func (c *compiler) rangeClause(n *node, id int, typ FieldType) (matcher, error) 
 			return nil, errAt(c.q, v.pos, "%q is not an IP address", s)
 		}
 		a = a.Unmap()
-		cmp = func(x *cloudtrail.Value) (int, bool) {
+		cmp = func(x *Value) (int, bool) {
 			b, err := netip.ParseAddr(x.Str)
 			return b.Unmap().Compare(a), err == nil
 		}
 	case Boolean:
 		return nil, errAt(c.q, n.pos, "range on boolean field %s", n.field)
 	default:
-		cmp = func(x *cloudtrail.Value) (int, bool) { return strings.Compare(x.Str, s), true }
+		cmp = func(x *Value) (int, bool) { return strings.Compare(x.Str, s), true }
 	}
 	var ok func(int) bool
 	switch n.rangeOp {
@@ -332,7 +324,7 @@ func (c *compiler) rangeClause(n *node, id int, typ FieldType) (matcher, error) 
 	default:
 		ok = func(r int) bool { return r >= 0 }
 	}
-	return anyValue{id: id, pred: func(x *cloudtrail.Value) bool {
+	return anyValue{id: id, pred: func(x *Value) bool {
 		r, valid := cmp(x)
 		return valid && ok(r)
 	}}, nil

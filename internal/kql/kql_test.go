@@ -1,30 +1,29 @@
 package kql
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/newterms/newterms/internal/cloudtrail"
 )
 
 // doc is a document for tests: field name -> values.
-type doc map[string][]cloudtrail.Value
+type doc map[string][]Value
 
-func s(v ...string) []cloudtrail.Value {
-	out := make([]cloudtrail.Value, len(v))
+func s(v ...string) []Value {
+	out := make([]Value, len(v))
 	for i, x := range v {
-		out[i] = cloudtrail.StringValue(x)
+		out[i] = StringValue(x)
 	}
 	return out
 }
 
-func num(f float64) []cloudtrail.Value {
-	return []cloudtrail.Value{{Kind: cloudtrail.Number, Str: strconv.FormatFloat(f, 'f', -1, 64), Num: f}}
+func num(f float64) []Value {
+	return []Value{{Kind: Number, Str: strconv.FormatFloat(f, 'f', -1, 64), Num: f}}
 }
 
-func boolean(b bool) []cloudtrail.Value {
-	return []cloudtrail.Value{{Kind: cloudtrail.Bool, Str: strconv.FormatBool(b), Bool: b}}
+func boolean(b bool) []Value {
+	return []Value{{Kind: Bool, Str: strconv.FormatBool(b)}}
 }
 
 // docA is a successful AssumeRoleWithWebIdentity from AWS address space.
@@ -101,7 +100,7 @@ func (ts *testSource) resolve(field string) (int, FieldType, bool) {
 	return len(ts.names) - 1, types[field], known[field]
 }
 
-func (ts *testSource) Values(id int) []cloudtrail.Value { return ts.d[ts.names[id]] }
+func (ts *testSource) Values(id int) []Value { return ts.d[ts.names[id]] }
 
 func eval(t *testing.T, q string, d doc) (bool, error) {
 	t.Helper()
@@ -429,7 +428,7 @@ func FuzzCompile(f *testing.F) {
 		ts := &testSource{}
 		c, err := Compile(q, ts.resolve)
 		if err != nil {
-			if e, ok := err.(*Error); !ok || e.Line < 1 || e.Col < 1 || e.Msg == "" {
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Line < 1 || e.Col < 1 || e.Msg == "" {
 				t.Fatalf("%q: bad error %#v", q, err)
 			}
 			return
@@ -440,4 +439,42 @@ func FuzzCompile(f *testing.F) {
 		c.Match(ts)
 		c.Required("event.action")
 	})
+}
+
+// sliceSource is a document indexed by field id, as rules.Doc serves
+// values once computed: what matching costs without the lookup.
+type sliceSource struct{ vals [][]Value }
+
+func (s *sliceSource) Values(id int) []Value { return s.vals[id] }
+
+// BenchmarkMatch is the evaluator alone on docA: the reference rule's
+// query, and the kinds of value test rules make (wildcard, number, CIDR),
+// matching and not.
+func BenchmarkMatch(b *testing.B) {
+	for _, c := range []struct{ name, q string }{
+		{"reference", `event.dataset: aws.cloudtrail and event.provider: sts.amazonaws.com and event.action: AssumeRoleWithWebIdentity and event.outcome: success`},
+		{"reference-miss", `event.dataset: aws.cloudtrail and event.provider: sts.amazonaws.com and event.action: AssumeRoleWithSAML and event.outcome: success`},
+		{"wildcard", `aws.cloudtrail.request_parameters: (*roleSessionName* and *durationSeconds=3600*) and not user_agent.original: *Boto3*`},
+		{"number", `source.as.number >= 900 and aws.cloudtrail.flattened.request_parameters.durationSeconds: 3600`},
+		{"cidr", `source.ip: 198.51.100.0/24 and not aws.cloudtrail.read_only: true`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ts := &testSource{}
+			q, err := Compile(c.q, ts.resolve)
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := &sliceSource{make([][]Value, len(ts.names))}
+			for i, n := range ts.names {
+				src.vals[i] = docA[n]
+			}
+			want := !strings.HasSuffix(c.name, "-miss")
+			b.ReportAllocs()
+			for b.Loop() {
+				if q.Match(src) != want {
+					b.Fatalf("%s: match is not %v", c.q, want)
+				}
+			}
+		})
+	}
 }

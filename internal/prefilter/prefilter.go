@@ -227,10 +227,10 @@ func (f *Filter) addStart(l literal) {
 }
 
 func placement(field string) kql.Placement {
-	switch cloudtrail.Placement(field) {
-	case "whole":
+	switch cloudtrail.PlacementOf(field) {
+	case cloudtrail.Whole:
 		return kql.Whole
-	case "substring":
+	case cloudtrail.Substring:
 		return kql.Substring
 	}
 	return kql.None

@@ -3,6 +3,7 @@ package rules
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/newterms/newterms/internal/cloudtrail"
 	"github.com/newterms/newterms/internal/kql"
@@ -65,7 +66,7 @@ type Doc struct {
 	reg  *registry
 	ev   *cloudtrail.Event
 	enr  Enrichment
-	vals [][]cloudtrail.Value
+	vals [][]kql.Value
 	done []bool
 	// terms and tuple are scratch for Rule.Terms.
 	terms [3][]string
@@ -78,7 +79,7 @@ type Doc struct {
 // NewDoc returns a document for matching this set's rules.
 func (s *Set) NewDoc() *Doc {
 	n := len(s.reg.names)
-	return &Doc{reg: s.reg, vals: make([][]cloudtrail.Value, n), done: make([]bool, n)}
+	return &Doc{reg: s.reg, vals: make([][]kql.Value, n), done: make([]bool, n)}
 }
 
 // Reset points the document at the next event.
@@ -94,7 +95,7 @@ func (d *Doc) Event() *cloudtrail.Event { return d.ev }
 func (d *Doc) Enrichment() Enrichment { return d.enr }
 
 // Values implements kql.Source.
-func (d *Doc) Values(id int) []cloudtrail.Value {
+func (d *Doc) Values(id int) []kql.Value {
 	if d.done[id] {
 		return d.vals[id]
 	}
@@ -103,19 +104,54 @@ func (d *Doc) Values(id int) []cloudtrail.Value {
 	return d.vals[id]
 }
 
-func (d *Doc) compute(name string, get cloudtrail.Getter, v []cloudtrail.Value) []cloudtrail.Value {
+func (d *Doc) compute(name string, get cloudtrail.Getter, v []kql.Value) []kql.Value {
 	switch {
 	case get != nil:
-		return get(d.ev, v)
+		return kqlValues(get(d.ev, cloudtrailValues(v)))
 	case name == FieldASNumber && d.enr.HasAS:
 		if d.asText == "" || d.asFor != d.enr.ASNumber {
 			d.asText, d.asFor = strconv.FormatUint(uint64(d.enr.ASNumber), 10), d.enr.ASNumber
 		}
-		return append(v, cloudtrail.Value{Kind: cloudtrail.Number, Str: d.asText, Num: float64(d.enr.ASNumber)})
+		return append(v, kql.Value{Kind: kql.Number, Str: d.asText, Num: float64(d.enr.ASNumber)})
 	case name == FieldASOrg && d.enr.HasAS && d.enr.ASOrg != "":
-		return append(v, cloudtrail.StringValue(d.enr.ASOrg))
+		return append(v, kql.StringValue(d.enr.ASOrg))
 	}
 	return v
+}
+
+// A cloudtrail getter writes its values straight into the document's
+// []kql.Value, seen as a []cloudtrail.Value: kql declares its own Value, so
+// that it can serve any event source, and cloudtrail knows nothing of
+// queries, yet the two types share one layout and one numbering of kinds,
+// so the values need no copy on the hot path (a copy per computed field
+// cost a few ns per value, a few % of matching an event). The declarations
+// below are what make the reinterpretation sound: each indexes a
+// one-element array with a constant difference, so the build fails unless
+// every size, offset and kind agrees.
+var (
+	_ = [1]struct{}{}[unsafe.Sizeof(kql.Value{})-unsafe.Sizeof(cloudtrail.Value{})]
+	_ = [1]struct{}{}[unsafe.Offsetof(kql.Value{}.Kind)-unsafe.Offsetof(cloudtrail.Value{}.Kind)]
+	_ = [1]struct{}{}[unsafe.Sizeof(kql.Value{}.Kind)-unsafe.Sizeof(cloudtrail.Value{}.Kind)]
+	_ = [1]struct{}{}[unsafe.Offsetof(kql.Value{}.Str)-unsafe.Offsetof(cloudtrail.Value{}.Str)]
+	_ = [1]struct{}{}[unsafe.Offsetof(kql.Value{}.Num)-unsafe.Offsetof(cloudtrail.Value{}.Num)]
+	_ = [1]struct{}{}[kql.String-kql.Kind(cloudtrail.String)]
+	_ = [1]struct{}{}[kql.Number-kql.Kind(cloudtrail.Number)]
+	_ = [1]struct{}{}[kql.Bool-kql.Kind(cloudtrail.Bool)]
+	// The field types themselves, beyond their sizes.
+	_ string  = cloudtrail.Value{}.Str
+	_ float64 = cloudtrail.Value{}.Num
+	_ string  = kql.Value{}.Str
+	_ float64 = kql.Value{}.Num
+)
+
+// cloudtrailValues is v, with its capacity, as cloudtrail values.
+func cloudtrailValues(v []kql.Value) []cloudtrail.Value {
+	return unsafe.Slice((*cloudtrail.Value)(unsafe.Pointer(unsafe.SliceData(v))), cap(v))[:len(v)]
+}
+
+// kqlValues is v, with its capacity, as kql values.
+func kqlValues(v []cloudtrail.Value) []kql.Value {
+	return unsafe.Slice((*kql.Value)(unsafe.Pointer(unsafe.SliceData(v))), cap(v))[:len(v)]
 }
 
 // Get answers any field by name, registered or not (for tools and tests;

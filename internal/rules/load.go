@@ -54,25 +54,20 @@ const cloudTrailIndex = "logs-aws.cloudtrail-default"
 // file is the detection-rules TOML layout; unknown keys are ignored.
 type file struct {
 	Metadata struct {
-		Maturity     string `toml:"maturity"`
-		CreationDate string `toml:"creation_date"`
-		UpdatedDate  string `toml:"updated_date"`
+		Maturity string `toml:"maturity"`
 	} `toml:"metadata"`
 	Rule struct {
-		Type              string   `toml:"type"`
-		Language          string   `toml:"language"`
-		Query             string   `toml:"query"`
-		Name              string   `toml:"name"`
-		RuleID            string   `toml:"rule_id"`
-		Description       string   `toml:"description"`
-		Severity          string   `toml:"severity"`
-		RiskScore         int      `toml:"risk_score"`
-		Tags              []string `toml:"tags"`
-		Index             []string `toml:"index"`
-		From              string   `toml:"from"`
-		Interval          string   `toml:"interval"`
-		TimestampOverride string   `toml:"timestamp_override"`
-		Threat            []struct {
+		Type        string   `toml:"type"`
+		Language    string   `toml:"language"`
+		Query       string   `toml:"query"`
+		Name        string   `toml:"name"`
+		RuleID      string   `toml:"rule_id"`
+		Description string   `toml:"description"`
+		Severity    string   `toml:"severity"`
+		RiskScore   int      `toml:"risk_score"`
+		Tags        []string `toml:"tags"`
+		Index       []string `toml:"index"`
+		Threat      []struct {
 			Framework string `toml:"framework"`
 			Tactic    Ref    `toml:"tactic"`
 			Technique []struct {
@@ -199,10 +194,7 @@ func Parse(name string, data []byte) (r *Rule, skip string, fail *Failure) {
 	rule := &f.Rule
 	r = &Rule{
 		ID: rule.RuleID, Name: rule.Name, Description: strings.TrimSpace(rule.Description), Severity: rule.Severity,
-		RiskScore: rule.RiskScore, Tags: rule.Tags, Index: rule.Index, From: rule.From, Interval: rule.Interval,
-		TimestampOverride: rule.TimestampOverride, Maturity: f.Metadata.Maturity,
-		CreationDate: f.Metadata.CreationDate, UpdatedDate: f.Metadata.UpdatedDate,
-		Query: rule.Query, File: name,
+		RiskScore: rule.RiskScore, Tags: rule.Tags, Query: rule.Query, File: name,
 	}
 	for _, t := range rule.Threat {
 		th := Threat{Framework: t.Framework, Tactic: t.Tactic}
@@ -352,7 +344,7 @@ func Inline(id, name, query string, fields []string, window string) (*Rule, erro
 		id = "inline-" + key("", name, nil, 0)[1:9]
 	}
 	r := &Rule{ID: id, Name: name, Query: query, Fields: fields, Window: w, WindowText: window,
-		Severity: "medium", RiskScore: 47, Maturity: "production"}
+		Severity: "medium", RiskScore: 47}
 	r.Key = key(r.ID, r.Query, r.Fields, r.Window)
 	return r, nil
 }

@@ -18,21 +18,14 @@ import (
 
 // Rule is one New Terms rule, with the metadata that alerts carry.
 type Rule struct {
-	ID                string
-	Name              string
-	Description       string
-	Severity          string
-	RiskScore         int
-	Tags              []string
-	Index             []string
-	From              string
-	Interval          string
-	TimestampOverride string
-	Maturity          string
-	CreationDate      string
-	UpdatedDate       string
-	Threat            []Threat
-	Query             string
+	ID          string
+	Name        string
+	Description string
+	Severity    string
+	RiskScore   int
+	Tags        []string
+	Threat      []Threat
+	Query       string
 	// Fields are the new_terms fields, 1 to 3.
 	Fields []string
 	// Window is the history window; WindowText as written ("now-10d").

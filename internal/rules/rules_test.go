@@ -34,8 +34,7 @@ func TestLoadConfRules(t *testing.T) {
 	}
 	if !slices.Equal(seed.Fields, []string{"aws.cloudtrail.resources.arn", "source.as.number"}) ||
 		seed.Window != 10*24*time.Hour || seed.WindowText != "now-10d" || seed.Severity != "high" || seed.RiskScore != 73 ||
-		!strings.HasPrefix(seed.Key, seed.ID+":") || len(seed.Key) != len(seed.ID)+17 || !seed.NeedsASN() ||
-		seed.Maturity != "production" || seed.CreationDate != "2026/11/25" {
+		!strings.HasPrefix(seed.Key, seed.ID+":") || len(seed.Key) != len(seed.ID)+17 || !seed.NeedsASN() {
 		t.Errorf("seed rule: %+v", seed)
 	}
 	var subs []string
@@ -301,6 +300,55 @@ func TestMatchAndTerms(t *testing.T) {
 		{"AWS Root User Activity from a New Address", "111122223333|198.51.100.7"}}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("without ASN:\n got %v\nwant %v", got, want)
+	}
+}
+
+// Doc's values are cloudtrail's, handed to kql without a copy: every
+// field of every event reads the same through both, in every kind.
+func TestDocValues(t *testing.T) {
+	fields := slices.Concat(cloudtrail.Fields(), []string{
+		"aws.cloudtrail.resources.arn", "aws.cloudtrail.resources.type",
+		"aws.cloudtrail.flattened.request_parameters.durationSeconds", "aws.cloudtrail.flattened.request_parameters.roleArn",
+		FieldASNumber, FieldASOrg,
+	})
+	q := make([]string, len(fields))
+	for i, f := range fields {
+		q[i] = f + ": *"
+	}
+	r, err := Inline("v", "values", strings.Join(q, " or "), []string{"event.action"}, "1d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := NewSet([]*Rule{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	each(t, set, amazon, func(i int, d *Doc) {
+		for _, f := range fields {
+			var want []cloudtrail.Value
+			switch f {
+			case FieldASNumber:
+				want = []cloudtrail.Value{{Kind: cloudtrail.Number, Str: "16509", Num: 16509}}
+			case FieldASOrg:
+				want = []cloudtrail.Value{cloudtrail.StringValue("Amazon.com, Inc.")}
+			default:
+				want = d.Event().Get(f, nil)
+			}
+			got := d.Values(set.reg.ids[f])
+			if len(got) != len(want) {
+				t.Fatalf("event %d %s: %v, want %v", i, f, got, want)
+			}
+			for j, w := range want {
+				if g := got[j]; g.Kind.String() != w.Kind.String() || g.Str != w.Str || g.Num != w.Num {
+					t.Errorf("event %d %s[%d]: %+v, want %+v", i, f, j, g, w)
+				}
+				kinds[w.Kind.String()]++
+			}
+		}
+	})
+	if kinds["string"] == 0 || kinds["number"] == 0 || kinds["bool"] == 0 {
+		t.Errorf("values of kinds %v: the test does not cover every kind", kinds)
 	}
 }
 
