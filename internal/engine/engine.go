@@ -66,6 +66,7 @@ type worker struct {
 	arena  []byte   // tuple values and event ids of the batch
 	strs   []string // tuples, as slices of this
 	checks []pending
+	alert  []byte // the alert document being built
 }
 
 // New loads rules, opens the ASN database and the seen state.
@@ -412,14 +413,12 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int, held []bool) erro
 				if e.hook != nil {
 					e.hook("alert", ev)
 				}
-				var doc []byte
-				doc, err = alert.Build(alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
-				switch {
-				case err != nil:
-				case held[j]:
-					err = b.HoldAlert(i, doc)
-				default:
-					b.AddAlert(doc)
+				// The batch copies the document: the buffer serves the next.
+				w.alert = alert.Append(w.alert[:0], alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
+				if held[j] {
+					err = b.HoldAlert(i, w.alert)
+				} else {
+					b.AddAlert(w.alert)
 				}
 			}
 			ordinal++
