@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -50,6 +51,19 @@ func appendID(dst []byte, ruleKey string, tuple []string, eventID string) []byte
 	return hex.AppendEncode(dst, sum[:16])
 }
 
+// Builder builds alert documents. It keeps the part of the document that
+// depends on the rule alone, which is most of what is not the event, for
+// each rule it has seen: a Builder belongs with a loaded rule set. The zero
+// value is ready; a Builder is not safe for concurrent use.
+type Builder struct {
+	rules map[*rules.Rule]*ruleParts
+}
+
+// ruleParts are a rule's members of kibana.alert and of newterms, encoded.
+type ruleParts struct {
+	kibana, newterms []byte
+}
+
 // Append appends the alert document of in, as one line of JSON, to dst.
 // It cannot fail: every string is escaped, and whatever the record holds
 // comes out as JSON.
@@ -57,7 +71,7 @@ func appendID(dst []byte, ruleKey string, tuple []string, eventID string) []byte
 // Top-level members: the event's ECS document (as Event.Document has it,
 // with event.kind "alert", source.as.* from enrichment, event.original if
 // asked for), then kibana, message and newterms.
-func Append(dst []byte, in Input) []byte {
+func (b *Builder) Append(dst []byte, in Input) []byte {
 	r, ev := in.Rule, in.Event
 	var extra [4]cloudtrail.Extra // in path order
 	n := 0
@@ -65,13 +79,13 @@ func Append(dst []byte, in Input) []byte {
 	n++
 	if in.IncludeOriginal {
 		raw := ev.Raw()
-		extra[n] = cloudtrail.Extra{Path: "event.original", Value: cloudtrail.StringValue(unsafe.String(unsafe.SliceData(raw), len(raw)))}
+		extra[n] = cloudtrail.Extra{Path: "event.original", Value: cloudtrail.StringValue(b2s(raw))}
 		n++
 	}
 	var asText [20]byte
 	if in.Enrichment.HasAS {
 		num := strconv.AppendUint(asText[:0], uint64(in.Enrichment.ASNumber), 10)
-		extra[n] = cloudtrail.Extra{Path: rules.FieldASNumber, Value: cloudtrail.Value{Kind: cloudtrail.Number, Str: unsafe.String(&num[0], len(num)), Num: float64(in.Enrichment.ASNumber)}}
+		extra[n] = cloudtrail.Extra{Path: rules.FieldASNumber, Value: cloudtrail.Value{Kind: cloudtrail.Number, Str: b2s(num), Num: float64(in.Enrichment.ASNumber)}}
 		n++
 		if in.Enrichment.ASOrg != "" {
 			extra[n] = cloudtrail.Extra{Path: rules.FieldASOrg, Value: cloudtrail.StringValue(in.Enrichment.ASOrg)}
@@ -82,110 +96,125 @@ func Append(dst []byte, in Input) []byte {
 	w := writer{buf: append(dst, '{')}
 	ev.Walk(&w, extra[:n])
 
+	parts := b.parts(r)
 	var idBuf [32]byte
-	id := appendID(idBuf[:0], r.Key, in.Tuple, ev.ID())
+	id := b2s(appendID(idBuf[:0], r.Key, in.Tuple, ev.ID()))
 	var msgBuf [512]byte
-	msg := appendMessage(msgBuf[:0], in)
+	msg := b2s(appendMessage(msgBuf[:0], in))
 	t, hasTime := ev.Time()
 
-	w.Key("kibana")
+	w.Name("kibana")
 	w.Begin(false)
-	w.Key("alert")
+	w.Name("alert")
 	w.Begin(false)
-	w.Key("new_terms")
+	w.Name("new_terms")
 	w.Strings(in.Tuple)
 	if hasTime {
-		w.Key("original_time")
-		w.sep()
-		w.buf = append(w.buf, '"')
-		w.buf = t.AppendFormat(w.buf, "2006-01-02T15:04:05.000Z07:00")
-		w.buf = append(w.buf, '"')
-		w.comma = true
+		w.Name("original_time")
+		w.Time(t, true) // as @timestamp
 	}
-	w.Key("reason")
-	w.String(b2s(msg))
-	w.Key("risk_score")
-	w.Int(int64(r.RiskScore))
-	w.Key("rule")
-	w.Begin(false)
-	w.Key("name")
-	w.String(r.Name)
-	w.Key("parameters")
-	w.Begin(false)
-	w.Key("history_window_start")
-	w.String(r.WindowText)
-	w.Key("new_terms_fields")
-	w.Strings(r.Fields)
-	w.End(false)
-	w.Key("rule_id")
-	w.String(r.ID)
-	w.Key("tags")
-	if r.Tags == nil {
-		w.Begin(true)
-		w.End(true)
-	} else {
-		w.Strings(r.Tags)
-	}
-	w.Key("type")
-	w.String("new_terms")
-	// Kibana's rule uuid is the id of the rule's saved object in one
-	// Kibana; the rule_id is what identifies a rule here.
-	w.Key("uuid")
-	w.String(r.ID)
-	w.End(false)
-	w.Key("severity")
-	w.String(r.Severity)
-	w.Key("uuid")
-	w.String(b2s(id))
+	w.Name("reason")
+	from := len(w.buf)
+	w.String(msg)
+	to := len(w.buf)
+	w.Name("uuid")
+	w.String(id)
+	w.Members(parts.kibana)
 	w.End(false)
 	w.End(false)
 
-	w.Key("message")
-	w.String(b2s(msg))
+	w.Name("message")
+	w.Raw(w.buf[from:to]) // the reason's string, escaped once
 
-	w.Key("newterms")
+	w.Name("newterms")
 	w.Begin(false)
-	w.Key("alert_id")
-	w.String(b2s(id))
-	w.Key("first_seen")
-	w.sep()
-	w.buf = append(w.buf, '"')
-	w.buf = t.UTC().AppendFormat(w.buf, time.RFC3339Nano)
-	w.buf = append(w.buf, '"')
-	w.comma = true
-	w.Key("history_window")
-	w.String(r.WindowText)
-	w.Key("rule")
-	w.Begin(false)
-	w.Key("description")
-	w.String(r.Description)
-	w.Key("id")
-	w.String(r.ID)
-	w.Key("key")
-	w.String(r.Key)
-	w.Key("name")
-	w.String(r.Name)
-	w.Key("risk_score")
-	w.Int(int64(r.RiskScore))
-	w.Key("severity")
-	w.String(r.Severity)
-	w.Key("tags")
-	w.Strings(r.Tags)
-	w.Key("threat")
-	writeThreat(&w, r.Threat)
-	w.End(false)
+	w.Name("alert_id")
+	w.String(id)
+	w.Name("first_seen")
+	w.Time(t, false)
 	// An object keyed by field, in the rule's order; kibana.alert.new_terms
 	// is the same as an array.
-	w.Key("terms")
+	w.Name("terms")
 	w.Begin(false)
 	for i, f := range r.Fields {
 		w.Key(f)
 		w.String(in.Tuple[i])
 	}
 	w.End(false)
+	w.Members(parts.newterms)
 	w.End(false)
 
 	return append(w.buf, '}')
+}
+
+// parts returns the rule's members of kibana.alert and newterms, encoding
+// them the first time.
+func (b *Builder) parts(r *rules.Rule) *ruleParts {
+	if p := b.rules[r]; p != nil {
+		return p
+	}
+	if b.rules == nil {
+		b.rules = map[*rules.Rule]*ruleParts{}
+	}
+	var w writer
+	w.Name("risk_score")
+	w.Int(int64(r.RiskScore))
+	w.Name("rule")
+	w.Begin(false)
+	w.Name("name")
+	w.String(r.Name)
+	w.Name("parameters")
+	w.Begin(false)
+	w.Name("history_window_start")
+	w.String(r.WindowText)
+	w.Name("new_terms_fields")
+	w.Strings(r.Fields)
+	w.End(false)
+	w.Name("rule_id")
+	w.String(r.ID)
+	w.Name("tags")
+	if r.Tags == nil {
+		w.Begin(true)
+		w.End(true)
+	} else {
+		w.Strings(r.Tags)
+	}
+	w.Name("type")
+	w.String("new_terms")
+	// Kibana's rule uuid is the id of the rule's saved object in one
+	// Kibana; the rule_id is what identifies a rule here.
+	w.Name("uuid")
+	w.String(r.ID)
+	w.End(false)
+	w.Name("severity")
+	w.String(r.Severity)
+	p := &ruleParts{kibana: w.buf}
+
+	w = writer{}
+	w.Name("history_window")
+	w.String(r.WindowText)
+	w.Name("rule")
+	w.Begin(false)
+	w.Name("description")
+	w.String(r.Description)
+	w.Name("id")
+	w.String(r.ID)
+	w.Name("key")
+	w.String(r.Key)
+	w.Name("name")
+	w.String(r.Name)
+	w.Name("risk_score")
+	w.Int(int64(r.RiskScore))
+	w.Name("severity")
+	w.String(r.Severity)
+	w.Name("tags")
+	w.Strings(r.Tags)
+	w.Name("threat")
+	writeThreat(&w, r.Threat)
+	w.End(false)
+	p.newterms = w.buf
+	b.rules[r] = p
+	return p
 }
 
 // writeThreat writes the MITRE mapping as encoding/json writes []rules.Threat
@@ -198,12 +227,12 @@ func writeThreat(w *writer, threats []rules.Threat) {
 	w.Begin(true)
 	for _, t := range threats {
 		w.Begin(false)
-		w.Key("framework")
+		w.Name("framework")
 		w.String(t.Framework)
-		w.Key("tactic")
+		w.Name("tactic")
 		writeRef(w, t.Tactic, nil, false)
 		if len(t.Techniques) > 0 {
-			w.Key("technique")
+			w.Name("technique")
 			w.Begin(true)
 			for _, tq := range t.Techniques {
 				writeRef(w, tq.Ref, tq.Subtechniques, true)
@@ -217,16 +246,16 @@ func writeThreat(w *writer, threats []rules.Threat) {
 
 func writeRef(w *writer, r rules.Ref, subs []rules.Ref, technique bool) {
 	w.Begin(false)
-	w.Key("id")
+	w.Name("id")
 	w.String(r.ID)
-	w.Key("name")
+	w.Name("name")
 	w.String(r.Name)
 	if r.Reference != "" {
-		w.Key("reference")
+		w.Name("reference")
 		w.String(r.Reference)
 	}
 	if technique && len(subs) > 0 {
-		w.Key("subtechnique")
+		w.Name("subtechnique")
 		w.Begin(true)
 		for _, s := range subs {
 			writeRef(w, s, nil, false)
@@ -295,14 +324,19 @@ func appendUpper(dst []byte, s string) []byte {
 // first is the first value of the first of fields the event has; borrowed
 // like the event.
 func first(ev *cloudtrail.Event, fields ...string) string {
-	var buf [4]cloudtrail.Value
+	vals := valuesPool.Get().(*[]cloudtrail.Value)
+	defer valuesPool.Put(vals)
 	for _, f := range fields {
-		if v := ev.Get(f, buf[:0]); len(v) > 0 {
-			return v[0].Str
+		if *vals = ev.Get(f, (*vals)[:0]); len(*vals) > 0 {
+			return (*vals)[0].Str
 		}
 	}
 	return ""
 }
+
+// valuesPool saves first an allocation a call: a slice given to a getter
+// escapes.
+var valuesPool = sync.Pool{New: func() any { return new([]cloudtrail.Value) }}
 
 func appendDays(dst []byte, w time.Duration) []byte {
 	if w%(24*time.Hour) == 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -51,6 +52,39 @@ func TestDays(t *testing.T) {
 	for w, want := range map[time.Duration]string{24 * time.Hour: "day", 240 * time.Hour: "10 days", 90 * time.Minute: "1h30m0s"} {
 		if got := string(appendDays(nil, w)); got != want {
 			t.Errorf("%v: %s, want %s", w, got, want)
+		}
+	}
+}
+
+// appendTime writes what time.Format writes with the two layouts it
+// replaces, for times across the years Parse accepts and every precision.
+func TestAppendTime(t *testing.T) {
+	times := []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 1, 20, 0, 0, 100, time.UTC), time.Date(2026, 3, 1, 20, 0, 0, 120000000, time.UTC), time.Date(2026, 3, 1, 20, 0, 0, 1, time.FixedZone("x", 3600))}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var ns int64
+		switch rng.IntN(4) {
+		case 1:
+			ns = rng.Int64N(1000) * 1e6
+		case 2:
+			ns = rng.Int64N(1e9)
+		case 3:
+			ns = rng.Int64N(1e6) * 1e3
+		}
+		// From year 0 to the end of 9999, and a few beyond.
+		times = append(times, time.Unix(rng.Int64N(315537897600+1e10)-62167219200-5e9, ns))
+	}
+	for _, tm := range times {
+		for _, c := range []struct {
+			millis bool
+			layout string
+		}{{false, time.RFC3339Nano}, {true, "2006-01-02T15:04:05.000Z07:00"}} {
+			var w writer
+			w.Time(tm, c.millis)
+			if want := `"` + tm.UTC().Format(c.layout) + `"`; string(w.buf) != want {
+				t.Fatalf("%v: %s, want %s", tm, w.buf, want)
+			}
 		}
 	}
 }
@@ -162,9 +196,10 @@ func TestAppendMatchesReference(t *testing.T) {
 
 func compareAll(t *testing.T, recs [][]byte) {
 	count := 0
+	var b Builder // one for all, as the engine has: each rule's part is made once
 	testInputs(t, recs, func(name string, in Input) {
 		count++
-		got := Append([]byte("prefix"), in)
+		got := b.Append([]byte("prefix"), in)
 		if !bytes.HasPrefix(got, []byte("prefix")) {
 			t.Fatalf("%s: dst not extended: %s", name, got)
 		}
@@ -316,7 +351,14 @@ func encodingJSON(s string) []byte {
 }
 
 func TestAppendString(t *testing.T) {
-	for _, s := range append(slices.Clone(oddValues), "", "plain", "\x00", "\\\"", "\u2027\u202a", "\xed\xa0\x80", "\xf4\x90\x80\x80", "trailing\xe2\x80") {
+	cases := append(slices.Clone(oddValues), "", "plain", "\x00", "\\\"", "\u2027\u202a", "\xed\xa0\x80", "\xf4\x90\x80\x80", "trailing\xe2\x80")
+	// Each byte that needs a look, at every place of an 8-byte word.
+	for _, c := range []string{"\x00", "\x1f", " ", "\"", "\\", "\x7f", "\x80", "é", "\u2028", "\xff"} {
+		for at := range 18 {
+			cases = append(cases, strings.Repeat("a", at)+c+"bcdefghijklmnopq")
+		}
+	}
+	for _, s := range cases {
 		if got, want := appendString(nil, s), encodingJSON(s); !bytes.Equal(got, want) {
 			t.Errorf("%q: %s, want %s", s, got, want)
 		}
@@ -386,7 +428,8 @@ func FuzzAppend(f *testing.F) {
 				tuple[i] = string(rec[:min(len(rec), 3*i+n)])
 			}
 			in := Input{Rule: r, Tuple: tuple, Event: ev, Enrichment: rules.Enrichment{HasAS: n%2 == 0, ASNumber: uint32(len(rec)), ASOrg: string(rec[:min(len(rec), 5)])}, IncludeOriginal: true}
-			got := Append(nil, in)
+			var b Builder
+			got := b.Append(nil, in)
 			if !json.Valid(got) {
 				t.Fatalf("not JSON: %s", got)
 			}

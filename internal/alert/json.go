@@ -1,9 +1,12 @@
 package alert
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/newterms/newterms/internal/cloudtrail"
 )
@@ -26,6 +29,15 @@ func (w *writer) sep() {
 	if w.comma {
 		w.buf = append(w.buf, ',')
 	}
+}
+
+// Name writes a key that needs no escaping (cloudtrail.Sink.Name).
+func (w *writer) Name(k string) {
+	w.sep()
+	w.buf = append(w.buf, '"')
+	w.buf = append(w.buf, k...)
+	w.buf = append(w.buf, '"', ':')
+	w.comma = false
 }
 
 func (w *writer) Key(k string) {
@@ -84,6 +96,86 @@ func (w *writer) Int(n int64) {
 	w.comma = true
 }
 
+// Time writes t, in UTC, as time.RFC3339Nano does, or with milliseconds
+// always, as Elasticsearch prints dates ("2006-01-02T15:04:05.000Z").
+func (w *writer) Time(t time.Time, millis bool) {
+	w.sep()
+	w.buf = append(w.buf, '"')
+	w.buf = appendTime(w.buf, t.UTC(), millis)
+	w.buf = append(w.buf, '"')
+	w.comma = true
+}
+
+// appendTime is Time's formatting, without the layout parsing of
+// time.AppendFormat, which cost more than the rest of an alert's times.
+func appendTime(dst []byte, t time.Time, millis bool) []byte {
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 { // beyond what an event's time can be
+		if millis {
+			return t.AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+		}
+		return t.AppendFormat(dst, time.RFC3339Nano)
+	}
+	h, mi, s := t.Clock()
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, s, 2)
+	switch ns := t.Nanosecond(); {
+	case millis:
+		dst = append(dst, '.')
+		dst = appendDigits(dst, ns/1e6, 3)
+	case ns != 0:
+		n := 9
+		for ns%10 == 0 {
+			ns /= 10
+			n--
+		}
+		dst = append(dst, '.')
+		dst = appendDigits(dst, ns, n)
+	}
+	return append(dst, 'Z')
+}
+
+// appendDigits appends v, not negative, in at least width digits.
+func appendDigits(dst []byte, v, width int) []byte {
+	var b [20]byte
+	i := len(b)
+	for v >= 10 || width > 1 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		width--
+	}
+	i--
+	b[i] = byte('0' + v)
+	return append(dst, b[i:]...)
+}
+
+// Raw writes a value already encoded. It may be a part of w.buf.
+func (w *writer) Raw(b []byte) {
+	w.sep()
+	w.buf = append(w.buf, b...)
+	w.comma = true
+}
+
+// Members writes members of an object, already encoded.
+func (w *writer) Members(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	w.sep()
+	w.buf = append(w.buf, b...)
+	w.comma = true
+}
+
 func (w *writer) Null() {
 	w.sep()
 	w.buf = append(w.buf, "null"...)
@@ -110,8 +202,42 @@ func (w *writer) Strings(list []string) {
 // \ufffd. Everything else is copied.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Most strings need no escape: find out quickly, eight bytes at a time.
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for i+16 <= len(b) && unsafe8(binary.LittleEndian.Uint64(b[i:]))|unsafe8(binary.LittleEndian.Uint64(b[i+8:])) == 0 {
+		i += 16
+	}
+	for i+8 <= len(b) && unsafe8(binary.LittleEndian.Uint64(b[i:])) == 0 {
+		i += 8
+	}
+	switch {
+	case i == len(b):
+	case len(b)-i < 8 && len(b) >= 8 && unsafe8(binary.LittleEndian.Uint64(b[len(b)-8:])) == 0: // the rest, in the last word
+	default:
+		for i < len(s) && safe[s[i]] {
+			i++
+		}
+		if i < len(s) {
+			return escape(dst, s, i)
+		}
+	}
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// escape appends the rest of appendString's work on s from i, the first
+// byte that needs a look.
+func escape(dst []byte, s string, i int) []byte {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
+		for i+8 <= len(b) && unsafe8(binary.LittleEndian.Uint64(b[i:])) == 0 {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if safe[c] {
@@ -158,10 +284,21 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// unsafe8 is zero when eight bytes are all ASCII, printable, and neither
+// '"' nor '\\'. (The classic SWAR test: (y - ones) &^ y has a byte's high
+// bit set where y has a zero byte, when no byte of y has its own set; so
+// with n*ones in place of ones, where a byte is below n.)
+func unsafe8(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	q, bs := x^('"'*ones), x^('\\'*ones)
+	return (x | (x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs) & (0x80 * ones)
+}
+
 const hexDigits = "0123456789abcdef"
 
-// safe are the ASCII bytes copied as they are.
-var safe = func() (t [utf8.RuneSelf]bool) {
+// safe are the bytes copied as they are when alone: printable ASCII but
+// '"' and '\\'.
+var safe = func() (t [256]bool) {
 	for c := ' '; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
 	}

@@ -3,14 +3,19 @@ package cloudtrail
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fastjson"
 )
 
 // A Sink receives a document from Walk as a stream of tokens: inside an
-// object, each member's Key comes before its value; a value is a scalar
-// (Value) or an object or array between Begin and End.
+// object, each member's key (Name or Key) comes before its value; a value
+// is a scalar (Value) or an object or array between Begin and End.
 type Sink interface {
+	// Name is a key that is one of the document's own names: ASCII
+	// letters, digits, '_' and '@' only, nothing a writer need escape.
+	Name(k string)
+	// Key is any other key: from a record's payloads, or an Extra's path.
 	Key(k string)
 	Begin(array bool)
 	End(array bool)
@@ -33,31 +38,34 @@ type Extra struct {
 // key order, without the members that remove-nulls drops, and a key the
 // record repeats is written once, with its last value, as Document keeps it.
 func (e *Event) Walk(s Sink, extra []Extra) {
-	w := walker{e: e, s: s}
-	w.kvs = w.small[:0]
-	var scratch [8]Value
-	vals := scratch[:0]
-	i := 0
-	for _, d := range docEntries {
-		for i < len(extra) && extra[i].Path <= d.path {
-			w.at(extra[i].Path)
-			s.Value(extra[i].Value)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	w := walker{e: e, s: s, kvs: sc.kvs[:0]}
+	vals := sc.vals[:0]
+	defer func() { sc.vals, sc.kvs = vals[:0], w.kvs[:0] }()
+	i, at := 0, position(extra, 0)
+	for j, d := range docEntries {
+		replaced := false
+		for at <= j {
+			replaced = replaced || at == j && extra[i].Path == d.path
+			w.extra(extra[i])
 			i++
+			at = position(extra, i)
 		}
-		if i > 0 && extra[i-1].Path == d.path {
+		if replaced {
 			continue
 		}
 		switch {
 		case d.flat >= 0:
 			if v := e.flattened(d.flat); v != nil {
-				w.at(d.path)
+				w.at(d.segs, true)
 				w.tree(v)
 			}
 		case d.resources:
 			open := false
 			e.resources(func(o *fastjson.Object) {
 				if !open {
-					w.at(d.path)
+					w.at(d.segs, true)
 					s.Begin(true)
 					open = true
 				}
@@ -73,10 +81,10 @@ func (e *Event) Walk(s Sink, extra []Extra) {
 			switch {
 			case len(vals) == 0:
 			case len(vals) == 1 && !d.array:
-				w.at(d.path)
+				w.at(d.segs, true)
 				s.Value(vals[0])
 			default:
-				w.at(d.path)
+				w.at(d.segs, true)
 				s.Begin(true)
 				for _, v := range vals {
 					s.Value(v)
@@ -86,18 +94,27 @@ func (e *Event) Walk(s Sink, extra []Extra) {
 		}
 	}
 	for ; i < len(extra); i++ {
-		w.at(extra[i].Path)
-		s.Value(extra[i].Value)
+		w.extra(extra[i])
 	}
 	for ; w.depth > 0; w.depth-- {
 		s.End(false)
 	}
 }
 
+// position is where extra[i] goes: the index of the first entry whose path
+// is not below its own; len(docEntries) when there is none, or no extra i.
+func position(extra []Extra, i int) int {
+	if i >= len(extra) {
+		return len(docEntries)
+	}
+	return sort.Search(len(docEntries), func(k int) bool { return docEntries[k].path >= extra[i].Path })
+}
+
 // docEntry is one member of the document at a dotted path: a field, the
 // resources, or a flattened payload.
 type docEntry struct {
 	path      string
+	segs      []string // path split at its dots
 	get       Getter
 	array     bool
 	resources bool
@@ -119,8 +136,20 @@ var docEntries = func() []docEntry {
 		ds = append(ds, docEntry{path: p.ecs, flat: i})
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].path < ds[j].path })
+	for i := range ds {
+		ds[i].segs = strings.Split(ds[i].path, ".")
+	}
 	return ds
 }()
+
+// scratch is what a Walk reuses from the last: the values of a field and
+// the members of a payload object.
+type scratch struct {
+	vals []Value
+	kvs  []member
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{vals: make([]Value, 0, 8), kvs: make([]member, 0, 32)} }}
 
 type walker struct {
 	e     *Event
@@ -128,7 +157,6 @@ type walker struct {
 	open  [8]string // the objects open below the top level
 	depth int
 	kvs   []member // scratch for the members of payload objects
-	small [32]member
 }
 
 type member struct {
@@ -136,31 +164,47 @@ type member struct {
 	v   *fastjson.Value
 }
 
-// at closes and opens objects so that the next member is the one at path,
-// and writes its key.
-func (w *walker) at(path string) {
-	rest, c := path, 0
-	for c < w.depth {
-		head, tail, ok := strings.Cut(rest, ".")
-		if !ok || head != w.open[c] {
-			break
-		}
-		rest, c = tail, c+1
+// at closes and opens objects so that the next member is the one at the
+// path segs, and writes its key; names tells that segs are the document's
+// own names.
+func (w *walker) at(segs []string, names bool) {
+	last := len(segs) - 1
+	c := 0
+	for c < w.depth && c < last && w.open[c] == segs[c] {
+		c++
 	}
 	for ; w.depth > c; w.depth-- {
 		w.s.End(false)
 	}
+	for ; w.depth < last; w.depth++ {
+		w.key(segs[w.depth], names)
+		w.s.Begin(false)
+		w.open[w.depth] = segs[w.depth]
+	}
+	w.key(segs[last], names)
+}
+
+func (w *walker) key(k string, name bool) {
+	if name {
+		w.s.Name(k)
+	} else {
+		w.s.Key(k)
+	}
+}
+
+func (w *walker) extra(x Extra) {
+	var buf [len(walker{}.open) + 1]string
+	segs, rest := buf[:0], x.Path
 	for {
 		head, tail, ok := strings.Cut(rest, ".")
-		w.s.Key(head)
+		segs = append(segs, head)
 		if !ok {
-			return
+			break
 		}
-		w.s.Begin(false)
-		w.open[w.depth] = head
-		w.depth++
 		rest = tail
 	}
+	w.at(segs, false)
+	w.s.Value(x.Value)
 }
 
 // tree writes a payload value as plain does: without missing members.

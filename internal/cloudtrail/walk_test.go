@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"testing"
 )
@@ -28,6 +29,28 @@ func newMapSink(t testing.TB) *mapSink {
 func (s *mapSink) root() map[string]any { return *s.stack[0].(*map[string]any) }
 
 func (s *mapSink) Key(k string) { s.keys[len(s.keys)-1] = k }
+
+func (s *mapSink) Name(k string) {
+	if !plainName.MatchString(k) {
+		s.t.Fatalf("Name(%q) needs escaping", k)
+	}
+	s.Key(k)
+}
+
+// plainName is what Sink.Name promises.
+var plainName = regexp.MustCompile(`^[A-Za-z0-9_@]+$`)
+
+// Every name of the document's own is plain, as Sink.Name promises, also
+// the ones no test record has.
+func TestNamesArePlain(t *testing.T) {
+	for _, d := range docEntries {
+		for _, seg := range d.segs {
+			if !plainName.MatchString(seg) {
+				t.Errorf("%s: %q is not plain", d.path, seg)
+			}
+		}
+	}
+}
 
 func (s *mapSink) add(v any) {
 	switch top := s.stack[len(s.stack)-1].(type) {

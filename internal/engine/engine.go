@@ -66,6 +66,7 @@ type worker struct {
 	arena  []byte   // tuple values and event ids of the batch
 	strs   []string // tuples, as slices of this
 	checks []pending
+	alerts alert.Builder
 	alert  []byte // the alert document being built
 }
 
@@ -414,7 +415,7 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int, held []bool) erro
 					e.hook("alert", ev)
 				}
 				// The batch copies the document: the buffer serves the next.
-				w.alert = alert.Append(w.alert[:0], alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
+				w.alert = w.alerts.Append(w.alert[:0], alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
 				if held[j] {
 					err = b.HoldAlert(i, w.alert)
 				} else {
