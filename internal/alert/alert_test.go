@@ -2,8 +2,10 @@ package alert
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -53,6 +55,51 @@ func TestDays(t *testing.T) {
 		if got := string(appendDays(nil, w)); got != want {
 			t.Errorf("%v: %s, want %s", w, got, want)
 		}
+	}
+}
+
+// The example of docs/alerts.md is what Append writes for that event of
+// the bundled sample.
+func TestDocsExample(t *testing.T) {
+	md, err := os.ReadFile("../../docs/alerts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, _ := strings.Cut(string(md), "```json\n")
+	block, _, _ = strings.Cut(block, "```")
+	want := decode(t, []byte(block))
+	f, err := os.Open("../../testdata/cloudtrail/sample.ndjson.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Rule: seedRule(t), Tuple: []string{"arn:aws:iam::111122223333:role/payments-api", "14061"},
+		Enrichment: rules.Enrichment{HasAS: true, ASNumber: 14061, ASOrg: "DigitalOcean, LLC"}}
+	var got []byte
+	d := cloudtrail.NewDecoder(cloudtrail.Options{})
+	for line := range bytes.Lines(data) {
+		if !bytes.Contains(line, []byte(`"000007ea-0000-4000-8000-000000000c34"`)) {
+			continue
+		}
+		d.Decode(line, func(ev *cloudtrail.Event) {
+			in.Event = ev
+			var b Builder
+			got = b.Append(nil, in)
+		})
+	}
+	if got == nil {
+		t.Fatal("the example's event is not in the sample")
+	}
+	if doc := decode(t, got); !reflect.DeepEqual(doc, want) {
+		t.Errorf("docs/alerts.md's example is not what Append writes:\n%s", diffDocs(doc, want))
 	}
 }
 
