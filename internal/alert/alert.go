@@ -119,7 +119,7 @@ func (b *Builder) Append(dst []byte, in Input) []byte {
 	to := len(w.buf)
 	w.Name("uuid")
 	w.String(id)
-	w.Members(parts.kibana)
+	w.Raw(parts.kibana)
 	w.End(false)
 	w.End(false)
 
@@ -141,7 +141,7 @@ func (b *Builder) Append(dst []byte, in Input) []byte {
 		w.String(in.Tuple[i])
 	}
 	w.End(false)
-	w.Members(parts.newterms)
+	w.Raw(parts.newterms)
 	w.End(false)
 
 	return append(w.buf, '}')

@@ -14,9 +14,10 @@ import (
 // writer appends JSON: the documents are built by appending, without maps
 // or reflection. fastjson's own marshalling was the candidate library (it
 // is already a dependency), but it quotes strings with strconv.AppendQuote,
-// whose \x escapes are not JSON, and passes invalid UTF-8 through; nothing
-// else that appends without reflection is among our dependencies. So the
-// escaper is ours, and its output is encoding/json's (HTML left alone).
+// whose \x escapes are not JSON, and passes invalid UTF-8 through; the
+// standard library's appending quoter (encoding/json/jsontext.AppendQuote)
+// exists only under GOEXPERIMENT=jsonv2. So the escaper is ours, and its
+// output is encoding/json's, byte for byte (HTML left alone).
 //
 // writer is a cloudtrail.Sink: Event.Walk streams the ECS document into it.
 type writer struct {
@@ -106,8 +107,8 @@ func (w *writer) Time(t time.Time, millis bool) {
 	w.comma = true
 }
 
-// appendTime is Time's formatting, without the layout parsing of
-// time.AppendFormat, which cost more than the rest of an alert's times.
+// appendTime is Time's formatting: time.AppendFormat reads its layout
+// anew on every call, which cost more than writing the digits.
 func appendTime(dst []byte, t time.Time, millis bool) []byte {
 	y, mo, d := t.Date()
 	if y < 0 || y > 9999 { // beyond what an event's time can be
@@ -159,18 +160,9 @@ func appendDigits(dst []byte, v, width int) []byte {
 	return append(dst, b[i:]...)
 }
 
-// Raw writes a value already encoded. It may be a part of w.buf.
+// Raw writes what is already encoded: a value, or members of the object
+// being written. It may be a part of w.buf.
 func (w *writer) Raw(b []byte) {
-	w.sep()
-	w.buf = append(w.buf, b...)
-	w.comma = true
-}
-
-// Members writes members of an object, already encoded.
-func (w *writer) Members(b []byte) {
-	if len(b) == 0 {
-		return
-	}
 	w.sep()
 	w.buf = append(w.buf, b...)
 	w.comma = true

@@ -32,7 +32,8 @@ type Extra struct {
 // same content, to s, without building it (so that output needs no maps):
 // s gets the top-level members only, not the braces around them, so that
 // the caller may add members of its own. extra, sorted by Path, is merged
-// in; an extra replaces the field of the same path. Strings are borrowed
+// in; an extra replaces the field of the same path (extras' paths are
+// distinct, and none is the prefix of another path). Strings are borrowed
 // like the event. Keys come out sorted where Document's fields are; the
 // payload objects (aws.cloudtrail.flattened.*, resources) keep the record's
 // key order, without the members that remove-nulls drops, and a key the
@@ -40,9 +41,9 @@ type Extra struct {
 func (e *Event) Walk(s Sink, extra []Extra) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	w := walker{e: e, s: s, kvs: sc.kvs[:0]}
+	w := walker{e: e, s: s, kvs: sc.kvs[:0], open: sc.open[:0]}
 	vals := sc.vals[:0]
-	defer func() { sc.vals, sc.kvs = vals[:0], w.kvs[:0] }()
+	defer func() { sc.vals, sc.kvs, sc.open = vals[:0], w.kvs[:0], w.open[:0] }()
 	i, at := 0, position(extra, 0)
 	for j, d := range docEntries {
 		replaced := false
@@ -96,7 +97,7 @@ func (e *Event) Walk(s Sink, extra []Extra) {
 	for ; i < len(extra); i++ {
 		w.extra(extra[i])
 	}
-	for ; w.depth > 0; w.depth-- {
+	for range w.open {
 		s.End(false)
 	}
 }
@@ -142,21 +143,23 @@ var docEntries = func() []docEntry {
 	return ds
 }()
 
-// scratch is what a Walk reuses from the last: the values of a field and
-// the members of a payload object.
+// scratch is what a Walk reuses from the last: the values of a field, the
+// members of a payload object, the path of the objects open.
 type scratch struct {
 	vals []Value
 	kvs  []member
+	open []string
 }
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{vals: make([]Value, 0, 8), kvs: make([]member, 0, 32)} }}
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{vals: make([]Value, 0, 8), kvs: make([]member, 0, 32), open: make([]string, 0, 8)}
+}}
 
 type walker struct {
-	e     *Event
-	s     Sink
-	open  [8]string // the objects open below the top level
-	depth int
-	kvs   []member // scratch for the members of payload objects
+	e    *Event
+	s    Sink
+	open []string // the objects open below the top level, by name
+	kvs  []member // scratch for the members of payload objects
 }
 
 type member struct {
@@ -170,16 +173,17 @@ type member struct {
 func (w *walker) at(segs []string, names bool) {
 	last := len(segs) - 1
 	c := 0
-	for c < w.depth && c < last && w.open[c] == segs[c] {
+	for c < len(w.open) && c < last && w.open[c] == segs[c] {
 		c++
 	}
-	for ; w.depth > c; w.depth-- {
+	for range len(w.open) - c {
 		w.s.End(false)
 	}
-	for ; w.depth < last; w.depth++ {
-		w.key(segs[w.depth], names)
+	w.open = w.open[:c]
+	for _, seg := range segs[c:last] {
+		w.key(seg, names)
 		w.s.Begin(false)
-		w.open[w.depth] = segs[w.depth]
+		w.open = append(w.open, seg)
 	}
 	w.key(segs[last], names)
 }
@@ -193,7 +197,7 @@ func (w *walker) key(k string, name bool) {
 }
 
 func (w *walker) extra(x Extra) {
-	var buf [len(walker{}.open) + 1]string
+	var buf [8]string
 	segs, rest := buf[:0], x.Path
 	for {
 		head, tail, ok := strings.Cut(rest, ".")

@@ -207,6 +207,7 @@ func TestWalkExtra(t *testing.T) {
 		{"event.original", StringValue("{}")},
 		{"source.as.number", Value{Kind: Number, Str: "16509"}},
 		{"source.as.organization.name", StringValue("Amazon")},
+		{"zz.a.b.c.d.e.f.g.h.i.j", StringValue("deeper than any field")},
 		{"zz.last.one", Value{Kind: Bool, Bool: true, Str: "true"}},
 	}
 	NewDecoder(Options{}).Decode(rec, func(ev *Event) {
