@@ -67,7 +67,7 @@ type worker struct {
 	strs   []string // tuples, as slices of this
 	checks []pending
 	alerts alert.Builder
-	alert  []byte // the alert document being built
+	docBuf []byte // the alert document being built
 }
 
 // New loads rules, opens the ASN database and the seen state.
@@ -415,11 +415,11 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int, held []bool) erro
 					e.hook("alert", ev)
 				}
 				// The batch copies the document: the buffer serves the next.
-				w.alert = w.alerts.Append(w.alert[:0], alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
+				w.docBuf = w.alerts.Append(w.docBuf[:0], alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
 				if held[j] {
-					err = b.HoldAlert(i, w.alert)
+					err = b.HoldAlert(i, w.docBuf)
 				} else {
-					b.AddAlert(w.alert)
+					b.AddAlert(w.docBuf)
 				}
 			}
 			ordinal++
