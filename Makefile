@@ -62,6 +62,7 @@ BENCHES := \
   ./internal/rules:Match \
   ./internal/prefilter:MayMatch \
   ./internal/seen:Check \
+  ./internal/alert:Build \
   ./internal/flb:Each \
   ./internal/engine:Engine \
   ./plugin:Harness

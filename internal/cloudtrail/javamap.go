@@ -1,6 +1,7 @@
 package cloudtrail
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
@@ -25,7 +26,8 @@ func appendJava(dst []byte, v *fastjson.Value) []byte {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		dst = append(dst, '{')
-		for i, kv := range javaOrder(o) {
+		var small [16]javaKV
+		for i, kv := range javaOrder(small[:0], o) {
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
@@ -68,20 +70,20 @@ type javaKV struct {
 	bucket uint32
 }
 
-// javaOrder lists an object's present entries in java.util.HashMap
-// iteration order: by bucket, then by insertion within a bucket.
-func javaOrder(o *fastjson.Object) []javaKV {
+// javaOrder appends to kvs an object's present entries in java.util.HashMap
+// iteration order: by bucket, then by insertion within a bucket. Keys are
+// borrowed from the parser, like the event.
+func javaOrder(kvs []javaKV, o *fastjson.Object) []javaKV {
 	capacity := uint32(16)
 	for float64(o.Len()) > 0.75*float64(capacity) {
 		capacity *= 2
 	}
-	kvs := make([]javaKV, 0, o.Len())
 	o.Visit(func(k []byte, c *fastjson.Value) {
 		if missing(c) {
 			return
 		}
-		h := javaHash(string(k))
-		kvs = append(kvs, javaKV{k: string(k), v: c, bucket: (h ^ h>>16) & (capacity - 1)})
+		h := javaHash(b2s(k))
+		kvs = append(kvs, javaKV{k: b2s(k), v: c, bucket: (h ^ h>>16) & (capacity - 1)})
 	})
 	slices.SortStableFunc(kvs, func(a, b javaKV) int { return int(a.bucket) - int(b.bucket) })
 	return kvs
@@ -131,13 +133,66 @@ func appendJavaNumber(dst []byte, v *fastjson.Value) []byte {
 	return strconv.AppendInt(dst, int64(e), 10)
 }
 
-// javaLen is the length of the toString in UTF-16 code units.
+// javaLen is the length of appendJava's output in UTF-16 code units,
+// counted without rendering it: it only decides whether a payload is
+// flattened (see flattened), and the order of entries does not change it.
 func javaLen(v *fastjson.Value) int {
-	s := appendJava(nil, v)
-	n := 0
-	for len(s) > 0 {
-		r, size := utf8.DecodeRune(s)
-		s = s[size:]
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		n, items := 2, 0 // {}
+		o.Visit(func(k []byte, c *fastjson.Value) {
+			if missing(c) {
+				return
+			}
+			if items > 0 {
+				n += 2 // ", "
+			}
+			items++
+			n += utf16Len(k) + 1 + javaLen(c) // k=v
+		})
+		return n
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		n, items := 2, 0 // []
+		for _, c := range a {
+			if missing(c) {
+				continue
+			}
+			if items > 0 {
+				n += 2
+			}
+			items++
+			n += javaLen(c)
+		}
+		return n
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return utf16Len(b)
+	case fastjson.TypeNumber:
+		var buf [32]byte
+		return len(appendJavaNumber(buf[:0], v))
+	case fastjson.TypeFalse:
+		return len("false")
+	}
+	return len("true") // and null
+}
+
+// utf16Len counts UTF-16 code units, an invalid byte as one: a rune each,
+// and one more for a rune beyond the BMP (a surrogate pair). ASCII, most
+// of it, is counted eight bytes at a time.
+func utf16Len(s []byte) int {
+	i := 0
+	for i+8 <= len(s) && binary.LittleEndian.Uint64(s[i:])&0x8080808080808080 == 0 {
+		i += 8
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	n := i
+	for i < len(s) {
+		r, size := utf8.DecodeRune(s[i:])
+		i += size
 		n++
 		if r >= 0x10000 {
 			n++

@@ -68,6 +68,8 @@ type worker struct {
 	arena  []byte   // tuple values and event ids of the batch
 	strs   []string // tuples, as slices of this
 	checks []pending
+	alerts alert.Builder
+	docBuf []byte // the alert document being built
 }
 
 // New checks the settings, loads rules, opens the ASN database and the
@@ -416,14 +418,12 @@ func (e *Engine) alerts(w *worker, b *seen.Batch, novel []int, held []bool) erro
 				if e.hook != nil {
 					e.hook("alert", ev)
 				}
-				var doc []byte
-				doc, err = alert.Build(alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
-				switch {
-				case err != nil:
-				case held[j]:
-					err = b.HoldAlert(i, doc)
-				default:
-					b.AddAlert(doc)
+				// The batch copies the document: the buffer serves the next.
+				w.docBuf = w.alerts.Append(w.docBuf[:0], alert.Input{Rule: c.rule, Tuple: c.tuple, Event: ev, Enrichment: e.enrich(ev), IncludeOriginal: e.cfg.IncludeOriginal})
+				if held[j] {
+					err = b.HoldAlert(i, w.docBuf)
+				} else {
+					b.AddAlert(w.docBuf)
 				}
 			}
 			ordinal++

@@ -253,6 +253,91 @@ func TestAlertDocument(t *testing.T) {
 	}
 }
 
+// webIdentity is a successful AssumeRoleWithWebIdentity from the test ASN
+// database's AS 16509, for role n; payload is put into requestParameters.
+func webIdentity(n int, payload string) []byte {
+	return []byte(fmt.Sprintf(`{"eventVersion":"1.08","userIdentity":{"type":"WebIdentityUser","principalId":"sub","userName":"system:serviceaccount:ns:sa"},`+
+		`"eventTime":"2026-03-01T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithWebIdentity","awsRegion":"us-east-1",`+
+		`"sourceIPAddress":"3.5.1.7","userAgent":"aws-sdk-go-v2/1.24.0","requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/r-%[1]d"%[2]s},`+
+		`"eventID":"ev-%[1]d","readOnly":true,"resources":[{"accountId":"111122223333","type":"AWS::IAM::Role","ARN":"arn:aws:iam::111122223333:role/r-%[1]d"}],`+
+		`"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`, n, payload))
+}
+
+// No cap on alerts: Kibana creates at most max_signals (100) a rule run and
+// drops the rest; here one batch of 10,000 events, each with a tuple never
+// seen, puts 10,000 alerts into the outbox, one per tuple.
+func TestNoAlertCap(t *testing.T) {
+	const n = 10000
+	e := newEngine(t, t.TempDir(), false, func(c *Config) { c.Rules = []string{roleRule}; c.Learning = false })
+	defer e.Close()
+	batch := make([]Record, n)
+	for i := range batch {
+		batch[i] = Record{Data: webIdentity(i, "")}
+	}
+	res, err := e.Process(batch)
+	if err != nil || res.Alerts != n || len(res.Errors) != 0 {
+		t.Fatalf("%d alerts, %d errors, %v", res.Alerts, len(res.Errors), err)
+	}
+	alerts, err := e.State().Outbox(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, ids := map[string]bool{}, map[string]bool{}
+	for _, a := range alerts {
+		var doc struct {
+			Kibana struct {
+				Alert struct {
+					NewTerms []string `json:"new_terms"`
+					UUID     string
+				}
+			}
+		}
+		if err := json.Unmarshal(a.Doc, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if nt := doc.Kibana.Alert.NewTerms; len(nt) != 2 || nt[1] != "16509" {
+			t.Fatalf("new_terms %q: %s", nt, a.Doc)
+		}
+		roles[doc.Kibana.Alert.NewTerms[0]], ids[doc.Kibana.Alert.UUID] = true, true
+	}
+	if len(alerts) != n || len(roles) != n || len(ids) != n {
+		t.Errorf("outbox: %d alerts, %d roles, %d ids; want %d of each", len(alerts), len(roles), len(ids), n)
+	}
+	if st := e.Stats(); st.Alerts != n || st.OutboxAlerts != n {
+		t.Errorf("counted %d alerts, %d in the outbox", st.Alerts, st.OutboxAlerts)
+	}
+}
+
+// A record holding numbers that fastjson reads but JSON cannot write (NaN,
+// +1, 01) or a float64 cannot hold (1e400) still gives its alert, with
+// those numbers as strings: the batch commits rather than being retried
+// for ever.
+func TestAlertOfOddNumbers(t *testing.T) {
+	e := newEngine(t, t.TempDir(), false, func(c *Config) { c.Rules = []string{roleRule}; c.Learning = false; c.IncludeOriginal = true })
+	defer e.Close()
+	res, err := e.Process([]Record{{Data: webIdentity(1, `,"durationSeconds":NaN,"a":+1,"b":01,"c":-Inf,"d":1e400,"e":[1.5,.5]`)}})
+	if err != nil || res.Alerts != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	alerts, _ := e.State().Outbox(0, 0)
+	var doc struct {
+		AWS struct {
+			CloudTrail struct {
+				Flattened struct {
+					RequestParameters map[string]any `json:"request_parameters"`
+				}
+			}
+		} `json:"aws"`
+	}
+	if err := json.Unmarshal(alerts[0].Doc, &doc); err != nil {
+		t.Fatalf("%v: %s", err, alerts[0].Doc)
+	}
+	want := map[string]any{"roleArn": "arn:aws:iam::111122223333:role/r-1", "durationSeconds": "NaN", "a": "+1", "b": "01", "c": "-Inf", "d": "1e400", "e": []any{1.5, ".5"}}
+	if rp := doc.AWS.CloudTrail.Flattened.RequestParameters; fmt.Sprint(rp) != fmt.Sprint(want) {
+		t.Errorf("request_parameters %v, want %v", rp, want)
+	}
+}
+
 func TestProcessErrors(t *testing.T) {
 	dir := t.TempDir()
 	e := newEngine(t, dir, false, func(c *Config) { c.Prefilter = false })
