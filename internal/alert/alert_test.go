@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/newterms/newterms/internal/cloudtrail"
+	"github.com/newterms/newterms/internal/testsupport"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/synth"
 )
@@ -220,11 +221,7 @@ func TestAppendMatchesReference(t *testing.T) {
 		})
 	}
 	t.Run("elastic", func(t *testing.T) {
-		dir := "../../../shared/fixtures/elastic-cloudtrail"
-		inputs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-		if len(inputs) == 0 {
-			t.Skipf("%s absent", dir)
-		}
+		inputs, _ := filepath.Glob(filepath.Join(testsupport.Shared(t, "fixtures/elastic-cloudtrail"), "*.log"))
 		var recs [][]byte
 		for _, in := range inputs {
 			data, err := os.ReadFile(in)
