@@ -22,9 +22,9 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/newterms/newterms/internal/cloudtrail"
-	"github.com/newterms/newterms/internal/testsupport"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/synth"
+	"github.com/newterms/newterms/internal/testsupport"
 )
 
 func TestID(t *testing.T) {
