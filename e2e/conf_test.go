@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/engine"
+	"github.com/newterms/newterms/internal/testsupport"
 )
 
 const sample = "../testdata/cloudtrail/sample.ndjson.gz"
@@ -48,7 +47,7 @@ func TestExampleConfigs(t *testing.T) {
 				if err := os.Mkdir(demo, 0o755); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(filepath.Join(demo, "sample.ndjson"), gunzip(t, sample), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(demo, "sample.ndjson"), testsupport.Gunzip(t, sample), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				// The paths inside are relative to the repository root, as
@@ -88,7 +87,7 @@ func sampleAlerts(t *testing.T) []string {
 	}
 	defer eng.Close()
 	var recs []engine.Record
-	sc := bufio.NewScanner(strings.NewReader(string(gunzip(t, sample))))
+	sc := bufio.NewScanner(strings.NewReader(string(testsupport.Gunzip(t, sample))))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		recs = append(recs, engine.Record{Data: []byte(sc.Text())})
@@ -113,24 +112,6 @@ func sampleAlerts(t *testing.T) []string {
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-func gunzip(t *testing.T, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 var (

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/newterms/newterms/internal/synth"
+	"github.com/newterms/newterms/internal/testsupport"
 )
 
 const events = "../../testdata/cloudtrail/events.ndjson"
@@ -264,19 +264,7 @@ func TestSampleGenerated(t *testing.T) {
 func TestReplayFirehose(t *testing.T) {
 	const sample = "../../testdata/cloudtrail/sample.ndjson.gz"
 	db := "../../testdata/asn/GeoLite2-ASN-Test.mmdb"
-	f, err := os.Open(sample)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := testsupport.Gunzip(t, sample)
 	recs := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
 	forms := []func(recs [][]byte) []byte{
 		func(recs [][]byte) []byte { return synth.Firehose(each(recs, synth.Base64)...) },

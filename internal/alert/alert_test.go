@@ -2,10 +2,8 @@ package alert
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -69,19 +67,7 @@ func TestDocsExample(t *testing.T) {
 	_, block, _ := strings.Cut(string(md), "```json\n")
 	block, _, _ = strings.Cut(block, "```")
 	want := decode(t, []byte(block))
-	f, err := os.Open("../../testdata/cloudtrail/sample.ndjson.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testsupport.Gunzip(t, "../../testdata/cloudtrail/sample.ndjson.gz")
 	in := Input{Rule: seedRule(t), Tuple: []string{"arn:aws:iam::111122223333:role/payments-api", "14061"},
 		Enrichment: rules.Enrichment{HasAS: true, ASNumber: 14061, ASOrg: "DigitalOcean, LLC"}}
 	var got []byte
