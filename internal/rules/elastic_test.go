@@ -3,7 +3,6 @@ package rules
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/newterms/newterms/internal/testsupport"
@@ -44,18 +43,7 @@ func TestElasticRules(t *testing.T) {
 	}
 	for _, enr := range []Enrichment{{}, {HasAS: true, ASNumber: 16509, ASOrg: "Amazon.com, Inc."}} {
 		each(t, set, func(int) Enrichment { return enr }, func(i int, d *Doc) {
-			var viaIndex, brute []string
-			set.Match(d, func(r *Rule) { viaIndex = append(viaIndex, r.ID) })
-			for _, r := range set.Rules() {
-				if r.query.Match(d) {
-					brute = append(brute, r.ID)
-				}
-			}
-			slices.Sort(viaIndex)
-			slices.Sort(brute)
-			if !slices.Equal(viaIndex, brute) {
-				t.Errorf("event %d: index %v, brute force %v", i, viaIndex, brute)
-			}
+			indexAgrees(t, set, i, d)
 		})
 	}
 }
