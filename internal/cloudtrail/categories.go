@@ -1,9 +1,8 @@
 package cloudtrail
 
 // categories is the per-action ECS categorization of Elastic's CloudTrail
-// pipeline. An action with an empty type list gets no event.type at all (the
-// pipeline sets [] and its last remove-nulls pass drops it); an action not
-// listed gets event.type ["info"] and no event.category.
+// pipeline (docs/cloudtrail-ecs.md, categorization); an action not listed
+// gets event.type ["info"] and no event.category.
 var categories = map[string]struct{ category, typ []string }{
 	"AddUserToGroup":                     {[]string{"iam"}, []string{"group", "change"}},
 	"AssumeRole":                         {[]string{"authentication"}, []string{"info"}},
@@ -76,13 +75,13 @@ var categories = map[string]struct{ category, typ []string }{
 	"AuthorizeSecurityGroupIngress":      {[]string{"network"}, []string{"access"}},
 	"CreateTopic":                        {[]string{"configuration"}, []string{"creation"}},
 	"Subscribe":                          {[]string{"configuration"}, []string{"change"}},
-	"Publish":                            {[]string{"api"}, nil},
-	"SendCommand":                        {[]string{"process"}, nil},
+	"Publish":                            {[]string{"api"}, []string{"info"}},
+	"SendCommand":                        {[]string{"process"}, []string{"start"}},
 	"GetPolicy":                          {[]string{"iam"}, []string{"info"}},
 	"CreatePolicy":                       {[]string{"iam"}, []string{"creation"}},
 	"ListAttachedRolePolicies":           {[]string{"iam"}, []string{"info"}},
 	"AttachRolePolicy":                   {[]string{"iam"}, []string{"change"}},
-	"Converse":                           {[]string{"api"}, nil},
+	"Converse":                           {[]string{"api"}, []string{"info"}},
 	"CreateDocument":                     {[]string{"file"}, []string{"creation"}},
 	"StartSession":                       {[]string{"session"}, []string{"start"}},
 	"CreateControlChannel":               {[]string{"session"}, []string{"start"}},
@@ -95,5 +94,5 @@ var categories = map[string]struct{ category, typ []string }{
 	"GetObject":                          {[]string{"file"}, []string{"info"}},
 	"PutObject":                          {[]string{"file"}, []string{"change"}},
 	"DeleteTrail":                        {[]string{"configuration"}, []string{"deletion"}},
-	"DeleteObject":                       {[]string{"file"}, []string{"delete"}},
+	"DeleteObject":                       {[]string{"file"}, []string{"deletion"}},
 }

@@ -284,24 +284,22 @@ func (d *Decoder) value(v *fastjson.Value, raw []byte, depth int, at *loc) {
 	switch {
 	case o.Get("eventVersion") != nil && (o.Get("insightDetails") != nil || string(o.Get("eventType").GetStringBytes()) == "AwsCloudTrailInsight"):
 		d.res.Insights++
-	case o.Get("eventVersion") != nil && (o.Get("eventName") != nil || o.Get("eventSource") != nil || o.Get("userIdentity") != nil):
+	case s3Notification(o):
+		// An S3 event notification, on a line of its own or inside
+		// Records: it points at an object, as Elastic's input reads it.
+		d.res.Notifications++
+	case isRecord(o):
 		d.res.Events++
 		d.ev.reset(v, raw)
 		d.fn(&d.ev)
 	case o.Get("digestStartTime") != nil || o.Get("digestEndTime") != nil:
 		d.res.Digests++
 	case o.Get("Records") != nil:
-		d.each(o, "Records", depth, at, func(el *fastjson.Value, at *loc) {
-			if el.Get("s3") != nil && string(el.GetStringBytes("eventSource")) == "aws:s3" {
-				d.res.Notifications++
-				return
-			}
-			d.value(el, nil, depth, at)
-		})
+		d.each(o, "Records", depth, at, func(el *fastjson.Value, at *loc) { d.value(el, nil, depth, at) })
 	case o.Get("detail-type") != nil && o.Get("detail") != nil:
 		det := o.Get("detail")
 		at := &loc{parent: at, key: "detail"}
-		if det.Type() != fastjson.TypeObject || det.Get("eventVersion") == nil {
+		if det.Type() != fastjson.TypeObject || !isRecord(det.GetObject()) {
 			d.fail(ErrShape, at, "EventBridge event of detail-type %q holds no CloudTrail record", o.Get("detail-type").GetStringBytes())
 			return
 		}
@@ -339,6 +337,23 @@ func (d *Decoder) value(v *fastjson.Value, raw []byte, depth int, at *loc) {
 	default:
 		d.fail(ErrShape, at, "no CloudTrail record or envelope shape (keys: %s)", keyList(o))
 	}
+}
+
+// isRecord tells a CloudTrail record by its keys: eventVersion and one of
+// eventName, eventSource, userIdentity; or, without eventVersion, which
+// Elastic's pipeline does not need, eventName and eventSource with
+// eventTime or userIdentity.
+func isRecord(o *fastjson.Object) bool {
+	if o.Get("eventVersion") != nil {
+		return o.Get("eventName") != nil || o.Get("eventSource") != nil || o.Get("userIdentity") != nil
+	}
+	return o.Get("eventName") != nil && o.Get("eventSource") != nil && (o.Get("eventTime") != nil || o.Get("userIdentity") != nil)
+}
+
+// s3Notification tells an S3 event notification record: an s3 object and
+// eventSource "aws:s3".
+func s3Notification(o *fastjson.Object) bool {
+	return o.Get("s3") != nil && string(o.Get("eventSource").GetStringBytes()) == "aws:s3"
 }
 
 // each visits the elements of the array under key.

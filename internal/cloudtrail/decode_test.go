@@ -271,3 +271,60 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Which objects are CloudTrail records (docs/envelopes.md), as Elastic's
+// pipeline maps them, and what a few shapes that it treats apart give.
+func TestRecordShapes(t *testing.T) {
+	cases := []struct {
+		name   string
+		in     string
+		want   Result
+		fields map[string][]string // on the one event
+	}{
+		{"no eventVersion, eventTime", `{"eventTime":"2026-03-01T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity"}`,
+			Result{Events: 1}, map[string][]string{"event.action": {"GetCallerIdentity"}, "aws.cloudtrail.event_version": nil, "@timestamp": {"2026-03-01T10:00:00.000Z"}}},
+		{"no eventVersion, userIdentity", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},"eventSource":"iam.amazonaws.com","eventName":"ListUsers","recipientAccountId":"1"}`,
+			Result{Events: 1}, map[string][]string{"user.entity.id": {"arn:aws:iam::1:user/a"}, "entity.target.id": {"1"}, "@timestamp": nil}},
+		{"no eventVersion in Records", `{"Records":[{"eventTime":"2026-03-01T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"}]}`, Result{Events: 1}, nil},
+		{"no eventVersion in EventBridge", `{"detail-type":"AWS API Call via CloudTrail","detail":{"eventTime":"2026-03-01T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"}}`, Result{Events: 1}, nil},
+		{"userAgent array", `{"eventVersion":"1.08","eventName":"GetObject","eventSource":"s3.amazonaws.com","userAgent":["aws-cli/2.15.0",7,"","Boto3/1.34"]}`,
+			Result{Events: 1}, map[string][]string{"user_agent.original": {"aws-cli/2.15.0", "Boto3/1.34"}, "event.kind": {"event"}}},
+		{"userAgent number", `{"eventVersion":"1.08","eventName":"GetObject","eventSource":"s3.amazonaws.com","userAgent":7}`,
+			Result{Events: 1}, map[string][]string{"user_agent.original": nil}},
+		{"s3 notification alone", `{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-03-01T10:00:00Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"AWS:AIDA"},"s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}`,
+			Result{Notifications: 1}, nil},
+		{"s3 notifications in an array", `[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectRemoved:Delete","s3":{}},{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"2026-03-01T10:00:00Z","s3":{}}]`,
+			Result{Notifications: 2}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := map[string][]string{}
+			res := NewDecoder(Options{}).Decode([]byte(c.in), func(ev *Event) {
+				for f := range c.fields {
+					for _, v := range ev.Get(f, nil) {
+						got[f] = append(got[f], v.Str)
+					}
+				}
+			})
+			if res.Err() != nil {
+				t.Fatal(res.Err())
+			}
+			if !reflect.DeepEqual(res, c.want) {
+				t.Errorf("got %+v, want %+v", res, c.want)
+			}
+			for f, want := range c.fields {
+				if !slices.Equal(got[f], want) {
+					t.Errorf("%s = %q, want %q", f, got[f], want)
+				}
+			}
+		})
+	}
+	// What stays no record: eventName and eventSource without eventVersion
+	// need eventTime or userIdentity.
+	for _, in := range []string{`{"eventName":"GetObject","eventSource":"s3.amazonaws.com"}`, `{"eventName":"GetObject","eventTime":"2026-03-01T10:00:00Z"}`} {
+		res := NewDecoder(Options{}).Decode([]byte(in), func(*Event) { t.Errorf("%s: an event", in) })
+		if len(res.Errors) != 1 || res.Errors[0].Kind != ErrShape {
+			t.Errorf("%s: %+v, want one not_cloudtrail error", in, res)
+		}
+	}
+}

@@ -53,7 +53,11 @@ func (e *Event) Document() map[string]any {
 	}
 	for i, p := range flattenedPrefixes {
 		if v := e.flattened(i); v != nil {
-			setPath(doc, p.ecs, plain(v))
+			pv := plain(v)
+			if m, ok := pv.(map[string]any); ok && e.hidden(i) != "" {
+				delete(m, e.hidden(i))
+			}
+			setPath(doc, p.ecs, pv)
 		}
 	}
 	return doc

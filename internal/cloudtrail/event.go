@@ -25,6 +25,7 @@ type Event struct {
 	// flat caches, per flattenedPrefixes entry, whether the payload is
 	// present and small enough to be flattened: 0 unknown, 1 yes, 2 no.
 	flat [len(flattenedPrefixes)]uint8
+	ent  entities // the entity fields, computed on first use
 }
 
 func (e *Event) reset(rec *fastjson.Value, raw []byte) {
@@ -32,6 +33,7 @@ func (e *Event) reset(rec *fastjson.Value, raw []byte) {
 	e.buf = e.buf[:0]
 	e.ts, e.tsOK = time.Time{}, false
 	e.flat = [len(flattenedPrefixes)]uint8{}
+	e.ent.done = false
 	if s, ok := e.str("eventTime"); ok {
 		e.ts, e.tsOK = parseTime(s)
 	}
@@ -115,13 +117,45 @@ func (e *Event) str(path ...string) (string, bool) {
 	return v.Str, ok
 }
 
+// parseTime reads a date as Elasticsearch's ISO8601 format does (RFC 3339,
+// and its forms without seconds, time or zone; no zone is UTC).
 func parseTime(s string) (time.Time, bool) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, false
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), true
 	}
-	return t.UTC(), true
+	return parseLayouts(s, isoLayouts)
 }
+
+var isoLayouts = []string{
+	"2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04Z07:00", "2006-01-02T15:04Z0700", "2006-01-02T15:04",
+	"2006-01-02T15Z07:00", "2006-01-02T15", "2006-01-02",
+}
+
+// basicLayouts are basic_date_time_no_millis and basic_date_time, which
+// the pipeline also tries for a session's creation date.
+var basicLayouts = []string{
+	"20060102T150405Z0700", "20060102T150405Z07:00", "20060102T150405.000Z0700", "20060102T150405.000Z07:00",
+}
+
+func parseLayouts(s string, layouts []string) (time.Time, bool) {
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// parseCreationDate tries ISO8601, then the basic formats.
+func parseCreationDate(s string) (time.Time, bool) {
+	if t, ok := parseTime(s); ok {
+		return t, true
+	}
+	return parseLayouts(s, basicLayouts)
+}
+
+func validCreationDate(s string) bool { _, ok := parseCreationDate(s); return ok }
 
 // appendTime formats t as Elasticsearch prints dates, with milliseconds.
 func (e *Event) appendTime(t time.Time) string {

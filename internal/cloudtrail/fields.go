@@ -48,14 +48,20 @@ func (p Placement) String() string {
 }
 
 // PlacementOf is where the field's values are in the raw record. Every
-// value under aws.cloudtrail.resources.* and aws.cloudtrail.flattened.* is
-// a value of the record's own, and anything unknown is Computed.
+// value under aws.cloudtrail.resources.* and aws.cloudtrail.flattened.*
+// (and the other objects held whole) is a value of the record's own, and
+// anything unknown is Computed.
 func PlacementOf(field string) Placement {
 	if f, ok := fieldTable[field]; ok {
 		return f.place
 	}
-	if strings.HasPrefix(field, "aws.cloudtrail.resources.") || strings.HasPrefix(field, "aws.cloudtrail.flattened.") {
+	if strings.HasPrefix(field, "aws.cloudtrail.resources.") {
 		return Whole
+	}
+	for _, p := range flattenedPrefixes {
+		if strings.HasPrefix(field, p.ecs+".") {
+			return Whole
+		}
 	}
 	return Computed
 }
@@ -68,10 +74,11 @@ var fieldTable = map[string]fieldDef{
 		return append(dst, StringValue(e.appendTime(e.ts)))
 	}},
 	"ecs.version":         {get: constant("8.11.0")},
-	"event.kind":          {get: constant("event")},
+	"event.kind":          {get: kind},
 	"event.dataset":       {get: constant("aws.cloudtrail")},
 	"data_stream.dataset": {get: constant("aws.cloudtrail")},
 	"cloud.provider":      {get: constant("aws")},
+	"cloud.service.name":  {get: cloudServiceName, place: Substring},
 	"event.action":        {get: path("eventName"), place: Whole},
 	"event.provider":      {get: path("eventSource"), place: Whole},
 	"event.id":            {get: path("eventID"), place: Whole},
@@ -82,17 +89,36 @@ var fieldTable = map[string]fieldDef{
 	"cloud.account.id":    {get: first(path("userIdentity", "accountId"), path("recipientAccountId")), place: Whole},
 	"source.address":      {get: path("sourceIPAddress"), place: Whole},
 	"source.ip":           {get: sourceIP},
-	"user_agent.original": {get: path("userAgent"), place: Whole},
+	"user_agent.original": {get: userAgent, place: Whole},
+	"service.name":        {get: serviceNameGetter, place: Substring},
 
 	"user.id":           {get: userID, place: Whole},
 	"user.name":         {get: userName, place: Whole},
-	"user.email":        {get: userEmail, place: Whole},
+	"user.email":        {get: userEmail, place: Substring},
 	"user.target.name":  {get: path("requestParameters", "userName"), place: Whole},
 	"user.target.id":    {get: path("responseElements", "user", "userId"), place: Whole},
 	"user.changes.name": {get: path("requestParameters", "newUserName"), place: Whole},
 	"group.id":          {get: path("responseElements", "group", "groupId"), place: Whole},
 	"group.name":        {get: path("requestParameters", "groupName"), place: Whole},
 	"related.user":      {get: relatedUser, array: true, place: Substring},
+	"related.ip":        {get: relatedIP, array: true, place: Whole},
+	"related.hosts":     {get: relatedHosts, array: true, place: Substring},
+
+	// The entity fields (entity.go). related.entity, target.entity.id and
+	// entity.target.id may hold a number's text (DeleteNetworkAclEntry's
+	// ruleNumber), so nothing is said of where their values are.
+	"related.entity":           {get: entityList(func(x *entities) []string { return x.related }), array: true},
+	"target.entity.id":         {get: entityList(func(x *entities) []string { return x.target }), array: true},
+	"entity.target.id":         {get: entityList(func(x *entities) []string { return x.genericT }), array: true},
+	"user.target.entity.id":    {get: entityList(func(x *entities) []string { return x.userT }), array: true, place: Whole},
+	"host.target.entity.id":    {get: entityList(func(x *entities) []string { return x.hostT }), array: true, place: Whole},
+	"service.target.entity.id": {get: entityList(func(x *entities) []string { return x.serviceT }), array: true, place: Whole},
+	"host.target.id":           {get: entityList(func(x *entities) []string { return x.hostIDs }), array: true, place: Substring},
+	"actor.entity.id":          {get: actorEntity(actorNone), array: true, place: Whole},
+	"user.entity.id":           {get: actorEntity(actorUser), array: true, place: Whole},
+	"service.entity.id":        {get: actorEntity(actorService), array: true, place: Whole},
+	"host.entity.id":           {get: actorEntity(actorHost), array: true, place: Whole},
+	"entity.id":                {get: actorEntity(actorGeneric), array: true, place: Whole},
 
 	"aws.cloudtrail.event_version":                   {get: path("eventVersion"), place: Whole},
 	"aws.cloudtrail.event_category":                  {get: path("eventCategory"), place: Whole},
@@ -102,31 +128,52 @@ var fieldTable = map[string]fieldDef{
 	"aws.cloudtrail.read_only":                       {get: path("readOnly")},
 	"aws.cloudtrail.request_id":                      {get: path("requestID"), place: Whole},
 	"aws.cloudtrail.recipient_account_id":            {get: path("recipientAccountId"), place: Whole},
-	"aws.cloudtrail.shared_event_id":                 {get: path("sharedEventId"), place: Whole},
+	"aws.cloudtrail.shared_event_id":                 {get: first(path("sharedEventID"), path("sharedEventId")), place: Whole},
 	"aws.cloudtrail.vpc_endpoint_id":                 {get: path("vpcEndpointId"), place: Whole},
+	"aws.cloudtrail.vpc_endpoint_account_id":         {get: path("vpcEndpointAccountId"), place: Whole},
 	"aws.cloudtrail.error_code":                      {get: path("errorCode"), place: Whole},
 	"aws.cloudtrail.error_message":                   {get: path("errorMessage"), place: Whole},
 	"aws.cloudtrail.session_credential_from_console": {get: path("sessionCredentialFromConsole"), place: Whole},
+	"aws.cloudtrail.addendum.reason":                 {get: renamed("addendum", "reason"), place: Whole},
+	"aws.cloudtrail.addendum.updated_fields":         {get: renamed("addendum", "updatedFields"), place: Whole},
+	"aws.cloudtrail.addendum.original_request_id":    {get: renamed("addendum", "originalRequestID"), place: Whole},
+	"aws.cloudtrail.addendum.original_event_id":      {get: renamed("addendum", "originalEventID"), place: Whole},
+	"aws.cloudtrail.tls_details.key_exchange":        {get: tls("keyExchange"), place: Whole},
 
 	"aws.cloudtrail.user_identity.type":                                        {get: path("userIdentity", "type"), place: Whole},
 	"aws.cloudtrail.user_identity.arn":                                         {get: path("userIdentity", "arn"), place: Whole},
 	"aws.cloudtrail.user_identity.access_key_id":                               {get: path("userIdentity", "accessKeyId"), place: Whole},
 	"aws.cloudtrail.user_identity.invoked_by":                                  {get: path("userIdentity", "invokedBy"), place: Whole},
+	"aws.cloudtrail.user_identity.invoked_by_delegate.account_id":              {get: renamed("userIdentity", "invokedByDelegate", "accountId"), place: Whole},
+	"aws.cloudtrail.user_identity.credential_id":                               {get: renamed("userIdentity", "credentialId"), place: Whole},
+	"aws.cloudtrail.user_identity.identity_provider":                           {get: renamed("userIdentity", "identityProvider"), place: Whole},
+	"aws.cloudtrail.user_identity.on_behalf_of.user_id":                        {get: path("userIdentity", "onBehalfOf", "userId"), place: Whole},
+	"aws.cloudtrail.user_identity.on_behalf_of.identity_store_arn":             {get: renamed("userIdentity", "onBehalfOf", "identityStoreArn"), place: Whole},
+	"aws.cloudtrail.user_identity.in_scope_of.issuer_type":                     {get: renamed("userIdentity", "inScopeOf", "issuerType"), place: Whole},
+	"aws.cloudtrail.user_identity.in_scope_of.credentials_issued_to":           {get: renamed("userIdentity", "inScopeOf", "credentialsIssuedTo"), place: Whole},
+	"aws.cloudtrail.user_identity.in_scope_of.source_arn":                      {get: renamed("userIdentity", "inScopeOf", "sourceArn"), place: Whole},
+	"aws.cloudtrail.user_identity.in_scope_of.source_account":                  {get: renamed("userIdentity", "inScopeOf", "sourceAccount"), place: Whole},
 	"aws.cloudtrail.user_identity.session_context.mfa_authenticated":           {get: stringified(path("userIdentity", "sessionContext", "attributes", "mfaAuthenticated"))},
-	"aws.cloudtrail.user_identity.session_context.creation_date":               {get: date("userIdentity", "sessionContext", "attributes", "creationDate")},
+	"aws.cloudtrail.user_identity.session_context.creation_date":               {get: creationDate},
+	"aws.cloudtrail.user_identity.session_context.ec2_role_delivery":           {get: renamed("userIdentity", "sessionContext", "ec2RoleDelivery"), place: Whole},
+	"aws.cloudtrail.user_identity.session_context.source_identity":             {get: renamed("userIdentity", "sessionContext", "sourceIdentity"), place: Whole},
+	"aws.cloudtrail.user_identity.session_context.assumed_root":                {get: renamed("userIdentity", "sessionContext", "assumedRoot"), place: Whole},
+	"aws.cloudtrail.user_identity.session_context.sign_in_session_arn":         {get: renamed("userIdentity", "sessionContext", "signInSessionArn"), place: Whole},
 	"aws.cloudtrail.user_identity.session_context.session_issuer.type":         {get: path("userIdentity", "sessionContext", "sessionIssuer", "type"), place: Whole},
 	"aws.cloudtrail.user_identity.session_context.session_issuer.principal_id": {get: path("userIdentity", "sessionContext", "sessionIssuer", "principalId"), place: Whole},
 	"aws.cloudtrail.user_identity.session_context.session_issuer.arn":          {get: path("userIdentity", "sessionContext", "sessionIssuer", "arn"), place: Whole},
 	"aws.cloudtrail.user_identity.session_context.session_issuer.account_id":   {get: path("userIdentity", "sessionContext", "sessionIssuer", "accountId"), place: Whole},
+	"aws.cloudtrail.user_identity.session_context.web_id_federation_data.federated_provider": {
+		get: renamed("userIdentity", "sessionContext", "webIdFederationData", "federatedProvider"), place: Whole},
 
 	"aws.cloudtrail.console_login.additional_eventdata.mobile_version": {get: consoleLogin("MobileVersion", true)},
 	"aws.cloudtrail.console_login.additional_eventdata.login_to":       {get: consoleLogin("LoginTo", false), place: Whole},
 	"aws.cloudtrail.console_login.additional_eventdata.mfa_used":       {get: consoleLogin("MFAUsed", true)},
 
-	"aws.cloudtrail.request_parameters":    {get: javaString("requestParameters")},
-	"aws.cloudtrail.response_elements":     {get: javaString("responseElements")},
-	"aws.cloudtrail.additional_eventdata":  {get: javaString("additionalEventData")},
-	"aws.cloudtrail.service_event_details": {get: javaString("serviceEventDetails")},
+	"aws.cloudtrail.request_parameters":    {get: javaString(0)},
+	"aws.cloudtrail.response_elements":     {get: javaString(1)},
+	"aws.cloudtrail.additional_eventdata":  {get: javaString(2)},
+	"aws.cloudtrail.service_event_details": {get: javaString(3)},
 
 	"tls.version_protocol":   {get: tlsVersion(true)},
 	"tls.version":            {get: tlsVersion(false), place: Substring},
@@ -134,15 +181,26 @@ var fieldTable = map[string]fieldDef{
 	"tls.client.server_name": {get: tls("clientProvidedHostHeader"), place: Whole},
 }
 
-// flattenedPrefixes are the aws.cloudtrail.flattened.* objects: any path
-// below them is answered from the record's payload object (an ES flattened
-// field: every leaf is queryable by its dotted path).
-var flattenedPrefixes = [...]struct{ ecs, src string }{
-	{"aws.cloudtrail.flattened.request_parameters", "requestParameters"},
-	{"aws.cloudtrail.flattened.response_elements", "responseElements"},
-	{"aws.cloudtrail.flattened.additional_eventdata", "additionalEventData"},
-	{"aws.cloudtrail.flattened.service_event_details", "serviceEventDetails"},
+// flattenedPrefixes are the objects that the document holds whole: any
+// path below them is answered from the record's object (as in an ES
+// flattened field, every leaf is queryable by its dotted path). The first
+// four are the aws.cloudtrail.flattened.* payloads, kept only under the
+// pipeline's size rule; their order is javaString's numbering.
+var flattenedPrefixes = [...]struct {
+	ecs     string
+	src     []string
+	payload bool
+}{
+	{"aws.cloudtrail.flattened.request_parameters", []string{"requestParameters"}, true},
+	{"aws.cloudtrail.flattened.response_elements", []string{"responseElements"}, true},
+	{"aws.cloudtrail.flattened.additional_eventdata", []string{"additionalEventData"}, true},
+	{"aws.cloudtrail.flattened.service_event_details", []string{"serviceEventDetails"}, true},
+	// The identity provider names these keys, so the pipeline keeps them whole.
+	{"aws.cloudtrail.user_identity.session_context.web_id_federation_data.attributes",
+		[]string{"userIdentity", "sessionContext", "webIdFederationData", "attributes"}, false},
 }
+
+const additionalEventData = 2 // its index in flattenedPrefixes
 
 // resourceFields are the per-resource keys that documents and listings name;
 // any other key of a resource is reachable through Lookup as well.
@@ -174,6 +232,37 @@ func path(p ...string) Getter {
 	}
 }
 
+// renamed is a field the pipeline renames from the record, as it stands:
+// a value, or each value of an array.
+func renamed(p ...string) Getter {
+	return func(e *Event, dst []Value) []Value { return e.leafValues(e.get(p...), dst) }
+}
+
+// userAgent is user_agent.original. Elastic's user_agent processor takes
+// only a string: a userAgent array stops its pipeline with an error. Here
+// each string of the array is a value of its own (docs/cloudtrail-ecs.md).
+func userAgent(e *Event, dst []Value) []Value {
+	v := e.get("userAgent")
+	if v == nil {
+		return dst
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		if s, ok := e.scalar(v); ok {
+			dst = append(dst, s)
+		}
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, c := range a {
+			if c.Type() == fastjson.TypeString && !missing(c) {
+				b, _ := c.StringBytes()
+				dst = append(dst, StringValue(b2s(b)))
+			}
+		}
+	}
+	return dst
+}
+
 // first answers with the first getter that yields anything.
 func first(gs ...Getter) Getter {
 	return func(e *Event, dst []Value) []Value {
@@ -198,17 +287,17 @@ func stringified(g Getter) Getter {
 	}
 }
 
-func date(p ...string) Getter {
-	return func(e *Event, dst []Value) []Value {
-		s, ok := e.str(p...)
-		if !ok {
-			return dst
-		}
-		if t, ok := parseTime(s); ok {
-			s = e.appendTime(t)
-		}
-		return append(dst, StringValue(s))
+// creationDate is the session's creation date as the pipeline's date
+// processor writes it; a value it cannot parse is left out.
+func creationDate(e *Event, dst []Value) []Value {
+	s, ok := e.stringOK("userIdentity", "sessionContext", "attributes", "creationDate")
+	if !ok {
+		return dst
 	}
+	if t, ok := parseCreationDate(s); ok {
+		dst = append(dst, StringValue(e.appendTime(t)))
+	}
+	return dst
 }
 
 func outcome(e *Event, dst []Value) []Value {
@@ -279,105 +368,6 @@ func (e *Event) SourceIP() (netip.Addr, bool) {
 	return a, true
 }
 
-func (e *Event) identityType() string { return e.str1("userIdentity", "type") }
-
-func userID(e *Event, dst []Value) []Value {
-	if v, ok := e.scalar(e.get("userIdentity", "principalId")); ok {
-		return append(dst, v)
-	}
-	if e.identityType() == "IdentityCenterUser" {
-		return path("userIdentity", "onBehalfOf", "userId")(e, dst)
-	}
-	return dst
-}
-
-// name computes user.name (docs/cloudtrail-ecs.md, user identity).
-func (e *Event) name() (string, bool) {
-	switch e.identityType() {
-	case "AssumedRole", "FederatedUser":
-		if s, ok := e.str("userIdentity", "sessionContext", "sessionIssuer", "userName"); ok {
-			return s, true
-		}
-	}
-	if s, ok := e.str("userIdentity", "userName"); ok {
-		return s, true
-	}
-	if e.str1("eventName") == "UserAuthentication" {
-		return e.str("additionalEventData", "UserName")
-	}
-	return "", false
-}
-
-func userName(e *Event, dst []Value) []Value {
-	if s, ok := e.name(); ok {
-		dst = append(dst, StringValue(s))
-	}
-	return dst
-}
-
-func userEmail(e *Event, dst []Value) []Value {
-	if s, ok := e.name(); ok && strings.IndexByte(s, '@') > 0 {
-		dst = append(dst, StringValue(s))
-	}
-	return dst
-}
-
-// sessionName is the last path segment of an assumed-role or federated-user
-// ARN in the aws or aws-us-gov partition (docs/cloudtrail-ecs.md, user identity).
-func (e *Event) sessionName() (string, bool) {
-	switch e.identityType() {
-	case "AssumedRole", "FederatedUser":
-	default:
-		return "", false
-	}
-	arn, ok := e.str("userIdentity", "arn")
-	if !ok {
-		return "", false
-	}
-	rest, ok := strings.CutPrefix(arn, "arn:aws:sts:")
-	if !ok {
-		rest, ok = strings.CutPrefix(arn, "arn:aws-us-gov:sts:")
-	}
-	if !ok {
-		return "", false
-	}
-	i := strings.LastIndexByte(rest, '/')
-	if i < 0 || i == len(rest)-1 {
-		return "", false
-	}
-	return rest[i+1:], true
-}
-
-func relatedUser(e *Event, dst []Value) []Value {
-	n := len(dst)
-	add := func(s string, ok bool) {
-		if !ok {
-			return
-		}
-		for _, v := range dst[n:] {
-			if v.Str == s {
-				return
-			}
-		}
-		dst = append(dst, StringValue(s))
-	}
-	if s, ok := e.sessionName(); ok {
-		add(s, true)
-		if i := strings.IndexByte(s, '@'); i > 0 {
-			add(s[:i], true)
-		}
-	}
-	add(e.str("requestParameters", "userName"))
-	add(e.str("requestParameters", "newUserName"))
-	add(e.str("responseElements", "user", "userId"))
-	var ids [2]Value
-	if id := userID(e, ids[:0]); len(id) > 0 {
-		add(id[0].Str, true)
-	}
-	add(e.name())
-	return dst
-}
-
 func consoleLogin(key string, boolean bool) Getter {
 	return func(e *Event, dst []Value) []Value {
 		if e.str1("eventName") != "ConsoleLogin" {
@@ -431,37 +421,50 @@ func tlsVersion(protocol bool) Getter {
 	}
 }
 
-// javaString renders a payload object as Painless Map.toString does (docs/cloudtrail-ecs.md, payloads).
-func javaString(key string) Getter {
+// javaString renders payload i as Painless Map.toString does
+// (docs/cloudtrail-ecs.md, payloads).
+func javaString(i int) Getter {
 	return func(e *Event, dst []Value) []Value {
-		v := e.get(key)
+		v := e.get(flattenedPrefixes[i].src...)
 		if missing(v) {
 			return dst
 		}
 		start := len(e.buf)
-		e.buf = appendJava(e.buf, v)
+		e.buf = appendJavaHiding(e.buf, v, e.hidden(i))
 		return append(dst, StringValue(b2s(e.buf[start:])))
 	}
 }
 
-// flattenedGetter answers aws.cloudtrail.flattened.<payload>.<rest>.
+// hidden is the top-level key of object i that the pipeline moved out of
+// it before copying it: additionalEventData.UserName on UserAuthentication
+// (it becomes user.name); "" for none.
+func (e *Event) hidden(i int) string {
+	if i == additionalEventData && e.movedUserName() {
+		return "UserName"
+	}
+	return ""
+}
+
+// flattenedGetter answers <object>.<rest> for object i of flattenedPrefixes.
 func flattenedGetter(i int, rest string) Getter {
 	return func(e *Event, dst []Value) []Value {
 		if v := e.flattened(i); v != nil {
-			dst = e.leaves(v, rest, dst)
+			dst = e.leavesHiding(v, rest, e.hidden(i), dst)
 		}
 		return dst
 	}
 }
 
-// flattened returns payload i of flattenedPrefixes, or nil when it is absent
-// or, by the pipeline's size rule, too large: a payload whose toString is
-// 32766 characters or more is kept only as the keyword string.
+// flattened returns object i of flattenedPrefixes, or nil when it is absent
+// or, for a payload, too large by the pipeline's size rule: a payload
+// whose toString is 32766 characters or more is kept only as the keyword
+// string. An object that holds nothing but its hidden key is absent too.
 func (e *Event) flattened(i int) *fastjson.Value {
-	v := e.get(flattenedPrefixes[i].src)
+	v := e.get(flattenedPrefixes[i].src...)
 	if e.flat[i] == 0 {
 		e.flat[i] = 2
-		if !missing(v) && javaLen(v) < 32766 {
+		hide := e.hidden(i)
+		if !missing(v) && (!flattenedPrefixes[i].payload || javaLenHiding(v, hide) < 32766) && !onlyKey(v, hide) {
 			e.flat[i] = 1
 		}
 	}
@@ -469,6 +472,39 @@ func (e *Event) flattened(i int) *fastjson.Value {
 		return nil
 	}
 	return v
+}
+
+// onlyKey reports whether the object v holds no present member but key.
+func onlyKey(v *fastjson.Value, key string) bool {
+	if key == "" || v.Type() != fastjson.TypeObject {
+		return false
+	}
+	o, _ := v.Object()
+	only := true
+	o.Visit(func(k []byte, c *fastjson.Value) {
+		if string(k) != key && !missing(c) {
+			only = false
+		}
+	})
+	return only
+}
+
+// leavesHiding is leaves without the top-level member hide.
+func (e *Event) leavesHiding(v *fastjson.Value, p, hide string, dst []Value) []Value {
+	if hide != "" && (p == hide || strings.HasPrefix(p, hide+".")) && v.Type() == fastjson.TypeObject {
+		o, _ := v.Object()
+		o.Visit(func(k []byte, c *fastjson.Value) {
+			switch {
+			case string(k) == hide:
+			case string(k) == p:
+				dst = e.leafValues(c, dst)
+			case len(p) > len(k) && p[len(k)] == '.' && p[:len(k)] == string(k):
+				dst = e.leaves(c, p[len(k)+1:], dst)
+			}
+		})
+		return dst
+	}
+	return e.leaves(v, p, dst)
 }
 
 // leaves collects the values at a dotted path below v. Keys may themselves

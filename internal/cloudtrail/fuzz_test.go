@@ -13,6 +13,9 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(`{"records":[{"data":"` + b64(r) + `"}]}`))
 	}
 	f.Add([]byte(`{"detail-type":"AWS API Call via CloudTrail","detail":{"eventVersion":"1"}}`))
+	for _, ev := range entityEvents {
+		f.Add([]byte(record(identities[1].json, ev.source, ev.name, ev.json)))
+	}
 	d := NewDecoder(Options{MaxRecordSize: 1 << 16})
 	fields := Fields()
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -108,7 +108,11 @@ func TestPlacement(t *testing.T) {
 	cases := map[string]Placement{
 		"event.action": Whole, "user.id": Whole, "cloud.account.id": Whole, "tls.cipher": Whole,
 		"aws.cloudtrail.resources.arn": Whole, "aws.cloudtrail.flattened.request_parameters.roleArn": Whole,
-		"related.user": Substring, "tls.version": Substring,
+		"related.user": Substring, "tls.version": Substring, "user.email": Substring, "host.target.id": Substring,
+		"cloud.service.name": Substring, "service.name": Substring, "related.hosts": Substring,
+		"user.entity.id": Whole, "actor.entity.id": Whole, "service.target.entity.id": Whole, "related.ip": Whole,
+		"aws.cloudtrail.user_identity.session_context.web_id_federation_data.attributes.sub": Whole,
+		"related.entity": Computed, "entity.target.id": Computed, "target.entity.id": Computed, "event.kind": Computed,
 		"event.outcome": Computed, "event.type": Computed, "@timestamp": Computed, "source.ip": Computed,
 		"aws.cloudtrail.read_only": Computed, "aws.cloudtrail.request_parameters": Computed,
 		"aws.cloudtrail.management_event": Computed, "tls.version_protocol": Computed, "no.such.field": Computed,
@@ -126,7 +130,14 @@ func TestPlacement(t *testing.T) {
 	fields := slices.Concat(Fields(), []string{"aws.cloudtrail.flattened.request_parameters.roleArn", "aws.cloudtrail.flattened.request_parameters.tags.key"})
 	checked := map[Placement]int{}
 	d := NewDecoder(Options{})
-	for i, rec := range readEvents(t) {
+	recs := readEvents(t)
+	for _, id := range identities {
+		recs = append(recs, []byte(record(id.json, "iam", "AttachRolePolicy", `"requestParameters":{"roleName":"r"}`)))
+	}
+	for _, ev := range entityEvents {
+		recs = append(recs, []byte(record(identities[1].json, ev.source, ev.name, ev.json)))
+	}
+	for i, rec := range recs {
 		d.Decode(rec, func(ev *Event) {
 			for _, f := range fields {
 				p := PlacementOf(f)

@@ -23,7 +23,7 @@ func TestJavaLen(t *testing.T) {
 	for _, rec := range readEvents(t) {
 		v := fastjson.MustParseBytes(rec)
 		for _, p := range flattenedPrefixes {
-			if c := v.Get(p.src); c != nil {
+			if c := v.Get(p.src...); c != nil {
 				vals = append(vals, c)
 			}
 		}

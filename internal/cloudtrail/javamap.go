@@ -21,16 +21,26 @@ import (
 // remove-nulls pass deleted any.
 
 // appendJava appends the Java toString of a (remove-nulls filtered) value.
-func appendJava(dst []byte, v *fastjson.Value) []byte {
+func appendJava(dst []byte, v *fastjson.Value) []byte { return appendJavaHiding(dst, v, "") }
+
+// appendJavaHiding is appendJava without the object's top-level member
+// hide, removed from a map whose table was sized with it: the other
+// entries keep their order.
+func appendJavaHiding(dst []byte, v *fastjson.Value, hide string) []byte {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		dst = append(dst, '{')
 		var small [16]javaKV
-		for i, kv := range javaOrder(small[:0], o) {
-			if i > 0 {
+		n := 0
+		for _, kv := range javaOrder(small[:0], o) {
+			if hide != "" && kv.k == hide {
+				continue
+			}
+			if n > 0 {
 				dst = append(dst, ", "...)
 			}
+			n++
 			dst = append(dst, kv.k...)
 			dst = append(dst, '=')
 			dst = appendJava(dst, kv.v)
@@ -136,13 +146,16 @@ func appendJavaNumber(dst []byte, v *fastjson.Value) []byte {
 // javaLen is the length of appendJava's output in UTF-16 code units,
 // counted without rendering it: it only decides whether a payload is
 // flattened (see flattened), and the order of entries does not change it.
-func javaLen(v *fastjson.Value) int {
+func javaLen(v *fastjson.Value) int { return javaLenHiding(v, "") }
+
+// javaLenHiding is javaLen of appendJavaHiding's output.
+func javaLenHiding(v *fastjson.Value, hide string) int {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		n, items := 2, 0 // {}
 		o.Visit(func(k []byte, c *fastjson.Value) {
-			if missing(c) {
+			if missing(c) || hide != "" && string(k) == hide {
 				return
 			}
 			if items > 0 {

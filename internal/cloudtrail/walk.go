@@ -60,7 +60,14 @@ func (e *Event) Walk(s Sink, extra []Extra) {
 		case d.flat >= 0:
 			if v := e.flattened(d.flat); v != nil {
 				w.at(d.segs, true)
-				w.tree(v)
+				if hide := e.hidden(d.flat); hide != "" && v.Type() == fastjson.TypeObject {
+					o, _ := v.Object()
+					s.Begin(false)
+					w.members(o, false, hide)
+					s.End(false)
+				} else {
+					w.tree(v)
+				}
 			}
 		case d.resources:
 			open := false
@@ -71,7 +78,7 @@ func (e *Event) Walk(s Sink, extra []Extra) {
 					open = true
 				}
 				s.Begin(false)
-				w.members(o, true)
+				w.members(o, true, "")
 				s.End(false)
 			})
 			if open {
@@ -217,7 +224,7 @@ func (w *walker) tree(v *fastjson.Value) {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		w.s.Begin(false)
-		w.members(o, false)
+		w.members(o, false, "")
 		w.s.End(false)
 	case fastjson.TypeArray:
 		a, _ := v.Array()
@@ -235,13 +242,14 @@ func (w *walker) tree(v *fastjson.Value) {
 	}
 }
 
-// members writes an object's members that are not missing; a key that
-// comes again later is left to its last occurrence. resource renames the
-// keys a resource's ARN and account id have in Document.
-func (w *walker) members(o *fastjson.Object, resource bool) {
+// members writes an object's members that are not missing, but the one
+// named hide; a key that comes again later is left to its last occurrence.
+// resource renames the keys a resource's ARN and account id have in
+// Document.
+func (w *walker) members(o *fastjson.Object, resource bool, hide string) {
 	start := len(w.kvs)
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		if missing(v) {
+		if missing(v) || hide != "" && string(k) == hide {
 			return
 		}
 		key := b2s(k)

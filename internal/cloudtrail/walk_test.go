@@ -159,6 +159,10 @@ var walkRecords = []string{
 	`{"eventVersion":NaN,"eventName":"X","readOnly":1e400,"userIdentity":{"type":"IAMUser","accountId":1.2.3}}`,
 	`{"eventVersion":"1.08","eventName":"X","resources":[{"ARN":"a","arn":"b","accountId":"1"},{"ARN":"a","arn":"b","accountId":"1"},{},{"type":null},{"x":{"y":[]}},"str",{"arn":"c","ARN":null}]}`,
 	`{"eventVersion":"1.08","eventName":"X","requestParameters":"a string","responseElements":[1,{"z":null}],"additionalEventData":true,"serviceEventDetails":-0.5e-3}`,
+	// UserName moves to user.name: the flattened payload goes when it held nothing else.
+	`{"eventVersion":"1.09","eventName":"UserAuthentication","userIdentity":{"type":"IdentityCenterUser"},"additionalEventData":{"UserName":"u@example.com","x":null},"userAgent":["a",1,"b"]}`,
+	`{"eventVersion":"1.09","eventName":"UserAuthentication","additionalEventData":{"UserName":"u","LoginTo":"l","UserName":"v"}}`,
+	`{"eventVersion":"1.08","eventName":"AssumeRoleWithWebIdentity","userIdentity":{"type":"WebIdentityUser","sessionContext":{"webIdFederationData":{"federatedProvider":"p","attributes":{"sub":"s","a.b":[1,null,"c"],"e":{}}}}}}`,
 }
 
 // Walk streams the content Document builds, on the fixtures, on records
@@ -169,6 +173,16 @@ func TestWalkIsDocument(t *testing.T) {
 		recs = append(recs, []byte(r))
 	}
 	walkAll(t, recs)
+	t.Run("synthetic", func(t *testing.T) {
+		var recs [][]byte
+		for _, id := range identities {
+			recs = append(recs, []byte(record(id.json, "sts", "AssumeRole", `"requestParameters":{"roleArn":"arn:aws:iam::1:role/r"}`)))
+		}
+		for _, ev := range entityEvents {
+			recs = append(recs, []byte(record(identities[1].json, ev.source, ev.name, ev.json)))
+		}
+		walkAll(t, recs)
+	})
 	t.Run("elastic", func(t *testing.T) {
 		inputs, _ := filepath.Glob(filepath.Join(testsupport.Shared(t, "fixtures/elastic-cloudtrail"), "*.log"))
 		var recs [][]byte
