@@ -25,6 +25,7 @@ const (
 // fieldTypes are the fields that Elastic's mappings do not type as keyword.
 var fieldTypes = map[string]kql.FieldType{
 	"source.ip":                kql.IP,
+	"related.ip":               kql.IP,
 	FieldASNumber:              kql.Long,
 	"@timestamp":               kql.Date,
 	"aws.cloudtrail.read_only": kql.Boolean,

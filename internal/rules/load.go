@@ -205,6 +205,8 @@ func Parse(name string, data []byte) (r *Rule, skip string, fail *Failure) {
 	}
 	line := func(key string) (int, int) { return locate(data, key) }
 	switch {
+	case rule.Type == "":
+		return r, "no rule.type: not a detection rule", nil
 	case rule.Type != "new_terms":
 		return r, fmt.Sprintf("type %q, not new_terms", rule.Type), nil
 	case f.Metadata.Maturity == "deprecated":

@@ -126,7 +126,8 @@ func TestParse(t *testing.T) {
 		{name: "kql free text", over: map[string]string{"query": `'''AssumeRole'''`}, fail: ":13:12: query: free-text search"},
 		{name: "toml syntax", raw: "[rule]\nname = \"x\nrule_id = 1\n", fail: "2:"},
 		{name: "toml type", raw: "[rule]\nrisk_score = \"high\"\n", fail: ":2:"},
-		{name: "empty file", raw: "", skip: `type "", not new_terms`},
+		{name: "empty file", raw: "", skip: "no rule.type: not a detection rule"},
+		{name: "hunting query", raw: "[hunt]\nname = \"h\"\n", skip: "not a detection rule"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -504,4 +505,56 @@ func indexAgrees(t *testing.T, set *Set, i int, d *Doc) int {
 		t.Errorf("event %d: index %v, brute force %v", i, viaIndex, brute)
 	}
 	return len(brute)
+}
+
+// A tree laid out like a detection-rules checkout, with a file of each
+// kind it holds: only the CloudTrail new_terms rules load, and every other
+// file is skipped with its reason; nothing fails.
+func TestLoadCheckout(t *testing.T) {
+	const dir = "testdata/checkout"
+	_, rep, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loaded []string
+	for _, r := range rep.Loaded {
+		loaded = append(loaded, r.Name)
+	}
+	slices.Sort(loaded)
+	if want := []string{"Test: Console Login from a New Address", "Test: Role Policy Attached by Rare User"}; !slices.Equal(loaded, want) {
+		t.Errorf("loaded %q, want %q", loaded, want)
+	}
+	for _, f := range rep.Failed {
+		t.Errorf("failed: %v", f)
+	}
+	skips := map[string]string{
+		"rules/integrations/aws/defense_evasion_test_trail_stopped.toml": `type "query", not new_terms`,
+		"rules/integrations/aws/impact_test_many_deletions.toml":         `type "threshold", not new_terms`,
+		"rules/integrations/aws/exfiltration_test_esql.toml":             `type "esql", not new_terms`,
+		"rules/integrations/aws/collection_test_eql_sequence.toml":       `type "eql", not new_terms`,
+		"rules/integrations/okta/persistence_test_okta_new_terms.toml":   "not for CloudTrail: index [filebeat-* logs-okta*] does not match logs-aws.cloudtrail-default",
+		"rules/windows/execution_test_no_index_new_terms.toml":           "new_terms field host.id is not a field CloudTrail events have here",
+		"rules/ml/test_rare_method.toml":                                 `type "machine_learning", not new_terms`,
+		"rules/threat_intel/test_indicator_match.toml":                   `type "threat_match", not new_terms`,
+		"rules/_deprecated/persistence_test_deprecated_new_terms.toml":   "deprecated",
+		"rules_building_block/discovery_test_building_block.toml":        `type "query", not new_terms`,
+		"hunting/aws/queries/test_hunt.toml":                             "no rule.type: not a detection rule",
+		"tests/data/test_esql_rule.toml":                                 `type "esql", not new_terms`,
+		"pyproject.toml":                                                 "no rule.type: not a detection rule",
+	}
+	for _, s := range rep.Skipped {
+		rel, _ := filepath.Rel(dir, s.File)
+		rel = filepath.ToSlash(rel)
+		want, ok := skips[rel]
+		switch {
+		case !ok:
+			t.Errorf("skipped %s: %s", rel, s.Reason)
+		case s.Reason != want:
+			t.Errorf("%s skipped for %q, want %q", rel, s.Reason, want)
+		}
+		delete(skips, rel)
+	}
+	for f := range skips {
+		t.Errorf("%s not skipped", f)
+	}
 }
