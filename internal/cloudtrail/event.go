@@ -74,7 +74,8 @@ func (e *Event) Get(field string, dst []Value) []Value {
 type Getter func(e *Event, dst []Value) []Value
 
 // Lookup resolves an ECS field name to its getter, or nil when the field is
-// not one this package produces.
+// not one this package produces. An object path (IsObject) yields the
+// values of every field below it.
 func Lookup(field string) Getter {
 	if f, ok := fieldTable[field]; ok {
 		return f.get
@@ -86,6 +87,9 @@ func Lookup(field string) Getter {
 	}
 	if rest, ok := strings.CutPrefix(field, "aws.cloudtrail.resources."); ok {
 		return resourceGetter(rest)
+	}
+	if IsObject(field) {
+		return objectGetter(field)
 	}
 	return nil
 }

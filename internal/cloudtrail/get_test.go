@@ -45,6 +45,12 @@ func TestGet(t *testing.T) {
 		{8, "tls.version_protocol", nil},
 		{7, "user.id", []string{"906754a8-example-frank"}},
 		{0, "no.such.field", nil},
+		// Object paths: the values of every field below.
+		{9, "tls", nil},
+		{0, "tls", []string{"TLS_AES_128_GCM_SHA256", "iam.amazonaws.com", "1.3", "tls"}},
+		{4, "aws.cloudtrail.flattened.request_parameters", []string{"arn:aws:iam::111122223333:role/payments-api", "botocore-session-1709298000", "3600"}},
+		{5, "aws.cloudtrail.resources", []string{"arn:aws:iam::111122223333:role/ReadOnly", "111122223333", "AWS::IAM::Role", "arn:aws:iam::111122223333:saml-provider/Okta", "111122223333", "AWS::IAM::SAMLProvider"}},
+		{2, "aws.cloudtrail.flattened", []string{"Success", "https://console.aws.amazon.com/", "No", "Yes"}},
 	}
 	d := NewDecoder(Options{})
 	for _, c := range cases {

@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -14,15 +15,19 @@ import (
 type FieldType uint8
 
 const (
-	Keyword FieldType = iota // exact or wildcard string match; ranges compare strings
+	Keyword FieldType = iota // exact or wildcard string match, as text; ranges compare strings
 	IP                       // literal IP or CIDR; ranges compare addresses
-	Long                     // numbers
+	Long                     // whole numbers, compared exactly
 	Boolean                  // true / false
 	Date                     // RFC 3339 timestamps or dates
+	// Object is a path with fields below it and no value of its own:
+	// field: * holds when any of them has a value; any other test
+	// matches nothing, as a query on an unmapped field does.
+	Object
 )
 
 func (t FieldType) String() string {
-	return [...]string{"keyword", "ip", "long", "boolean", "date"}[t]
+	return [...]string{"keyword", "ip", "long", "boolean", "date", "object"}[t]
 }
 
 // Resolver maps a field name to an id and a type. known is false for a
@@ -194,6 +199,9 @@ func (c *compiler) predicate(n *node, typ FieldType) (func(*Value) bool, error) 
 	if n.onlyWildcards() {
 		return nil, nil
 	}
+	if typ == Object {
+		return func(*Value) bool { return false }, nil
+	}
 	if n.hasWildcard() {
 		if typ != Keyword && typ != IP {
 			return nil, errAt(c.q, n.pos, "wildcard %q on %s field: only keyword fields take wildcards", n.text, typ)
@@ -204,32 +212,40 @@ func (c *compiler) predicate(n *node, typ FieldType) (func(*Value) bool, error) 
 	s := n.text
 	switch typ {
 	case IP:
-		if p, err := netip.ParsePrefix(s); err == nil {
+		// Elasticsearch keeps every address in 16 bytes, an IPv4 one as
+		// IPv4-mapped IPv6, so ::/0 and ::ffff:0:0/96 hold IPv4 addresses.
+		if p, err := netip.ParsePrefix(s); err == nil && p.Addr().Zone() == "" {
+			if p.Addr().Is4() {
+				p = netip.PrefixFrom(ip16(p.Addr()), p.Bits()+96)
+			}
 			p = p.Masked()
 			return func(v *Value) bool {
-				a, err := netip.ParseAddr(v.Str)
-				return err == nil && p.Contains(a.Unmap())
+				a, ok := ipOf(v)
+				return ok && p.Contains(a)
 			}, nil
 		}
 		a, err := netip.ParseAddr(s)
-		if err != nil {
+		if err != nil || a.Zone() != "" {
 			return nil, errAt(c.q, n.pos, "%q is not an IP address or CIDR block", s)
 		}
-		a = a.Unmap()
+		a = ip16(a)
 		return func(v *Value) bool {
-			b, err := netip.ParseAddr(v.Str)
-			return err == nil && b.Unmap() == a
+			b, ok := ipOf(v)
+			return ok && b == a
 		}, nil
 	case Long:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		want, ok := parseNum(s)
+		if !ok {
 			return nil, errAt(c.q, n.pos, "%q is not a number, and the field is numeric", s)
 		}
-		return func(v *Value) bool { return numberOf(v) == f }, nil
+		return func(v *Value) bool {
+			got, ok := parseNum(v.Str)
+			return ok && compareNum(got, want) == 0
+		}, nil
 	case Boolean:
-		want := strings.ToLower(s)
-		if want != "true" && want != "false" {
-			return nil, errAt(c.q, n.pos, "%q is not true or false, and the field is boolean", s)
+		want, err := c.boolean(n, s)
+		if err != nil {
+			return nil, err
 		}
 		return func(v *Value) bool { return v.Str == want }, nil
 	case Date:
@@ -239,25 +255,57 @@ func (c *compiler) predicate(n *node, typ FieldType) (func(*Value) bool, error) 
 		}
 		return func(v *Value) bool { d, ok := parseDate(v.Str); return ok && d.Equal(t) }, nil
 	}
-	// Keyword: exact; a number in the query also matches the same number
-	// written differently in a numeric value (3600 and 3600.0).
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return func(v *Value) bool {
-			return v.Str == s || (v.Kind == Number && v.Num == f)
-		}, nil
-	}
+	// Keyword (and flattened) fields hold text: a number in the query is
+	// text too, so 3600.0 is not 3600 and no digit is lost to rounding.
 	return func(v *Value) bool { return v.Str == s }, nil
 }
 
-func numberOf(v *Value) float64 {
-	if v.Kind == Number {
-		return v.Num
+// boolean is a boolean field's value as Elasticsearch parses it: true or
+// false, in lower case; TRUE fails the query there.
+func (c *compiler) boolean(n *node, s string) (string, error) {
+	if s != "true" && s != "false" {
+		return "", errAt(c.q, n.pos, "%q is not true or false, and the field is boolean (Elasticsearch takes no other spelling)", s)
 	}
-	f, err := strconv.ParseFloat(v.Str, 64)
-	if err != nil {
-		return math.NaN()
+	return s, nil
+}
+
+func ip16(a netip.Addr) netip.Addr { return netip.AddrFrom16(a.As16()) }
+
+// ipOf is a value as an address in 16 bytes.
+func ipOf(v *Value) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(v.Str)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
 	}
-	return f
+	return ip16(a), true
+}
+
+// longNum is a number as a long field compares it: exactly when whole.
+type longNum struct {
+	i     int64
+	f     float64
+	whole bool
+}
+
+func parseNum(s string) (longNum, bool) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return longNum{i: i, f: float64(i), whole: true}, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) {
+		return longNum{}, false
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		return longNum{i: int64(f), f: f, whole: true}, true
+	}
+	return longNum{f: f}, true
+}
+
+func compareNum(a, b longNum) int {
+	if a.whole && b.whole {
+		return cmp.Compare(a.i, b.i)
+	}
+	return cmp.Compare(a.f, b.f)
 }
 
 func parseDate(s string) (time.Time, bool) {
@@ -275,43 +323,52 @@ func (c *compiler) rangeClause(n *node, id int, typ FieldType) (matcher, error) 
 		return nil, errAt(c.q, v.pos, "wildcards are not allowed in a range")
 	}
 	s := v.text
-	var cmp func(*Value) (int, bool)
+	var compare func(*Value) (int, bool)
 	switch typ {
 	case Long:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		want, ok := parseNum(s)
+		if !ok {
 			return nil, errAt(c.q, v.pos, "%q is not a number, and the field is numeric", s)
 		}
-		cmp = func(x *Value) (int, bool) {
-			g := numberOf(x)
-			if g != g {
-				return 0, false
-			}
-			return compareFloat(g, f), true
+		compare = func(x *Value) (int, bool) {
+			got, ok := parseNum(x.Str)
+			return compareNum(got, want), ok
 		}
 	case Date:
 		t, ok := parseDate(s)
 		if !ok {
 			return nil, errAt(c.q, v.pos, "%q is not a date (RFC 3339 or YYYY-MM-DD); date math is not supported", s)
 		}
-		cmp = func(x *Value) (int, bool) {
+		compare = func(x *Value) (int, bool) {
 			d, ok := parseDate(x.Str)
 			return d.Compare(t), ok
 		}
 	case IP:
 		a, err := netip.ParseAddr(s)
-		if err != nil {
+		if err != nil || a.Zone() != "" {
 			return nil, errAt(c.q, v.pos, "%q is not an IP address", s)
 		}
-		a = a.Unmap()
-		cmp = func(x *Value) (int, bool) {
-			b, err := netip.ParseAddr(x.Str)
-			return b.Unmap().Compare(a), err == nil
+		a = ip16(a)
+		compare = func(x *Value) (int, bool) {
+			b, ok := ipOf(x)
+			return b.Compare(a), ok
 		}
 	case Boolean:
-		return nil, errAt(c.q, n.pos, "range on boolean field %s", n.field)
+		// Elasticsearch ranges over booleans too: false < true.
+		want, err := c.boolean(v, s)
+		if err != nil {
+			return nil, err
+		}
+		compare = func(x *Value) (int, bool) {
+			if x.Str != "true" && x.Str != "false" {
+				return 0, false
+			}
+			return strings.Compare(x.Str, want), true // "false" < "true"
+		}
+	case Object:
+		return anyValue{id: id, pred: func(*Value) bool { return false }}, nil
 	default:
-		cmp = func(x *Value) (int, bool) { return strings.Compare(x.Str, s), true }
+		compare = func(x *Value) (int, bool) { return strings.Compare(x.Str, s), true }
 	}
 	var ok func(int) bool
 	switch n.rangeOp {
@@ -325,19 +382,9 @@ func (c *compiler) rangeClause(n *node, id int, typ FieldType) (matcher, error) 
 		ok = func(r int) bool { return r >= 0 }
 	}
 	return anyValue{id: id, pred: func(x *Value) bool {
-		r, valid := cmp(x)
+		r, valid := compare(x)
 		return valid && ok(r)
 	}}, nil
-}
-
-func compareFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // glob matches strings against a pattern whose only wildcard is '*': the

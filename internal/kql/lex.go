@@ -1,46 +1,22 @@
-// Package kql parses the Kibana Query Language subset that Elastic's
-// detection rules use and compiles a query into a predicate over a
-// document's field values, with Kibana's semantics: case-sensitive, exact
-// unless wildcarded, any value of a multi-valued field may match, and `not
-// field: x` holds when the field is missing.
+// Package kql parses the Kibana Query Language as Kibana's grammar
+// (kbn-es-query, kuery/grammar/grammar.peggy) defines it, and compiles a
+// query into a predicate over a document's field values, with
+// Elasticsearch's semantics: case-sensitive, exact unless wildcarded, any
+// value of a multi-valued field may match, and `not field: x` holds when
+// the field is missing.
 //
-// Outside the subset (free-text search, nested field:{...}, wildcard field
-// names) a query is an error naming the construct and its position, never
-// silently true or false.
+// What the grammar rejects is an error here too. What it accepts but
+// newterms does not evaluate (free-text search, nested field:{...},
+// wildcard field names) is an error naming the construct and its
+// position, never silently true or false.
 package kql
 
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
-
-type tokKind uint8
-
-const (
-	tEOF tokKind = iota
-	tLParen
-	tRParen
-	tLBrace
-	tRBrace
-	tColon
-	tRange // <, <=, >, >=
-	tAnd
-	tOr
-	tNot
-	tQuoted  // "..." with escapes resolved
-	tLiteral // an unquoted word
-)
-
-// token is one lexical unit. For literals, text has escapes resolved and
-// wild marks which bytes of text are unescaped '*' wildcards.
-type token struct {
-	kind     tokKind
-	pos, end int // byte offsets in the query
-	text     string
-	wild     []bool // literals only: per byte of text
-	op       string // range operator
-}
 
 // Error is a query error at a position in the query text.
 type Error struct {
@@ -64,102 +40,111 @@ func errAt(q string, off int, format string, args ...any) *Error {
 	return &Error{Line: line, Col: col, Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
+// The grammar's character classes.
+
+// special is SpecialCharacter: what ends an unquoted literal.
 const special = `\():<>"*{}`
 
-// punct are the one-character tokens.
-var punct = map[byte]tokKind{'(': tLParen, ')': tRParen, '{': tLBrace, '}': tRBrace, ':': tColon}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// lex splits a query into tokens. Whitespace separates literal words; the
-// parser joins adjacent words into one value, as Kibana does.
-func lex(q string) ([]token, error) {
-	var toks []token
-	i := 0
-	for {
-		for i < len(q) && isSpace(q[i]) {
-			i++
-		}
-		if i == len(q) {
-			toks = append(toks, token{kind: tEOF, pos: i, end: i})
-			return toks, nil
-		}
-		start := i
-		if k, ok := punct[q[i]]; ok {
-			toks = append(toks, token{kind: k, pos: i, end: i + 1})
-			i++
-			continue
-		}
-		switch c := q[i]; c {
-		case '<', '>':
-			op := string(c)
-			i++
-			if i < len(q) && q[i] == '=' {
-				op += "="
-				i++
-			}
-			toks = append(toks, token{kind: tRange, pos: start, end: i, op: op})
-		case '"':
-			s, n, err := quoted(q, i)
-			if err != nil {
-				return nil, err
-			}
-			i = n
-			toks = append(toks, token{kind: tQuoted, pos: start, end: i, text: s})
-		default:
-			t, n, err := literal(q, i)
-			if err != nil {
-				return nil, err
-			}
-			i = n
-			toks = append(toks, t)
+// spaceAt is the size of a Space (space, tab, CR, LF or no-break space)
+// at q[i], or 0.
+func spaceAt(q string, i int) int {
+	if i >= len(q) {
+		return 0
+	}
+	switch q[i] {
+	case ' ', '\t', '\r', '\n':
+		return 1
+	case 0xC2:
+		if i+1 < len(q) && q[i+1] == 0xA0 {
+			return 2
 		}
 	}
+	return 0
 }
 
-// quoted reads a "..." string starting at q[i]; inside it '*' is literal.
-func quoted(q string, i int) (string, int, error) {
+// wordAt reports whether q holds the word w at i, in any case.
+func wordAt(q string, i int, w string) bool {
+	return len(q)-i >= len(w) && strings.EqualFold(q[i:i+len(w)], w)
+}
+
+// keywordAt is the grammar's Keyword, which an unquoted literal cannot
+// run into: a space, "or" or "and", and a space; or "not" and a space.
+// So `x: cannot y` ends its value before "not".
+func keywordAt(q string, i int) bool {
+	if n := spaceAt(q, i); n > 0 {
+		for _, w := range [...]string{"or", "and"} {
+			if wordAt(q, i+n, w) && spaceAt(q, i+n+len(w)) > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	return wordAt(q, i, "not") && spaceAt(q, i+3) > 0
+}
+
+// jsSpace is what JavaScript's String.prototype.trim removes, which the
+// grammar applies to an unquoted literal.
+func jsSpace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', ' ', 0xA0, 0xFEFF, 0x2028, 0x2029:
+		return true
+	}
+	return unicode.Is(unicode.Zs, r)
+}
+
+// text is a literal's value: the text with escapes resolved, and which of
+// its bytes are unescaped '*' wildcards (nil for a quoted string).
+type text struct {
+	s    string
+	wild []bool
+}
+
+// quotedAt reads QuotedString at q[i] == '"'. Inside it \t \r \n \uXXXX
+// \\ and \" are escapes; a backslash before anything else is itself
+// ("C:\Windows" is C:\Windows).
+func quotedAt(q string, i int) (text, int, *Error) {
 	var b strings.Builder
 	start := i
 	i++
 	for i < len(q) {
 		c := q[i]
-		switch {
-		case c == '"':
-			return b.String(), i + 1, nil
-		case c == '\\':
-			if i+1 >= len(q) {
-				return "", 0, errAt(q, i, "unfinished escape at the end of the query")
-			}
-			r, n, err := escape(q, i, true)
-			if err != nil {
-				return "", 0, err
-			}
-			b.WriteString(r)
-			i = n
-		default:
-			b.WriteByte(c)
-			i++
+		if c == '"' {
+			return text{s: b.String()}, i + 1, nil
 		}
+		if c == '\\' && i+1 < len(q) {
+			if r, n, ok := escapeAt(q, i); ok {
+				b.WriteString(r)
+				i = n
+				continue
+			}
+			if q[i+1] == '\\' || q[i+1] == '"' {
+				b.WriteByte(q[i+1])
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(c)
+		i++
 	}
-	return "", 0, errAt(q, start, "unterminated quoted string")
+	return text{}, 0, errAt(q, start, "unterminated quoted string")
 }
 
-// escape resolves the escape sequence at q[i] == '\\'. Quoted strings take
-// \" \\ \t \r \n \uXXXX; unquoted literals also take \ before any special
-// character and \t \r \n.
-func escape(q string, i int, inQuotes bool) (string, int, error) {
-	c := q[i+1]
-	switch c {
+// escapeAt reads the escapes both kinds of literal share (EscapedWhitespace,
+// EscapedUnicodeSequence) at q[i] == '\\'.
+func escapeAt(q string, i int) (string, int, bool) {
+	if i+1 >= len(q) {
+		return "", 0, false
+	}
+	switch q[i+1] {
 	case 't':
-		return "\t", i + 2, nil
+		return "\t", i + 2, true
 	case 'r':
-		return "\r", i + 2, nil
+		return "\r", i + 2, true
 	case 'n':
-		return "\n", i + 2, nil
+		return "\n", i + 2, true
 	case 'u':
 		if i+6 > len(q) {
-			return "", 0, errAt(q, i, `bad \u escape: want four hex digits`)
+			return "", 0, false
 		}
 		var r rune
 		for _, h := range q[i+2 : i+6] {
@@ -172,83 +157,89 @@ func escape(q string, i int, inQuotes bool) (string, int, error) {
 			case h >= 'A' && h <= 'F':
 				d = h - 'A' + 10
 			default:
-				return "", 0, errAt(q, i, `bad \u escape: want four hex digits`)
+				return "", 0, false
 			}
 			r = r<<4 | d
 		}
-		return string(r), i + 6, nil
+		return string(r), i + 6, true
 	}
-	if inQuotes {
-		if c == '"' || c == '\\' {
-			return string(c), i + 2, nil
-		}
-		return "", 0, errAt(q, i, `unknown escape \%c in a quoted string`, c)
-	}
-	if strings.IndexByte(special, c) >= 0 {
-		return string(c), i + 2, nil
-	}
-	// Kibana's escaped keywords: \and \or \not are the plain words.
-	for _, kw := range []string{"and", "or", "not"} {
-		if len(q) >= i+1+len(kw) && strings.EqualFold(q[i+1:i+1+len(kw)], kw) {
-			return q[i+1 : i+1+len(kw)], i + 1 + len(kw), nil
-		}
-	}
-	return "", 0, errAt(q, i, `unknown escape \%c`, c)
+	return "", 0, false
 }
 
-// literal reads an unquoted word: up to whitespace or a special character.
-func literal(q string, i int) (token, int, error) {
-	start := i
+// unquotedAt reads UnquotedLiteral at q[i]: characters up to a special
+// character or a keyword, spaces included, then trimmed. n is where it
+// ends, i when there is none. A backslash that escapes nothing the grammar
+// knows is an error: no rule can read it, so Kibana rejects the query.
+func unquotedAt(q string, i int) (t text, n int, err *Error) {
 	var b strings.Builder
 	var wild []bool
+	plain := func(s string) {
+		b.WriteString(s)
+		for range len(s) {
+			wild = append(wild, false)
+		}
+	}
+	start := i
 	for i < len(q) {
 		c := q[i]
-		if isSpace(c) {
-			break
-		}
-		if c == '\\' {
+		switch {
+		case c == '\\':
+			if r, next, ok := escapeAt(q, i); ok {
+				plain(r)
+				i = next
+				continue
+			}
+			if i+1 < len(q) && strings.IndexByte(special, q[i+1]) >= 0 {
+				plain(q[i+1 : i+2])
+				i += 2
+				continue
+			}
+			if kw := escapedKeyword(q, i+1); kw != "" {
+				plain(kw)
+				i += 1 + len(kw)
+				continue
+			}
 			if i+1 >= len(q) {
-				return token{}, 0, errAt(q, i, "unfinished escape at the end of the query")
+				return text{}, 0, errAt(q, i, "unfinished escape at the end of the query")
 			}
-			r, n, err := escape(q, i, false)
-			if err != nil {
-				return token{}, 0, err
+			if q[i+1] == 'u' {
+				return text{}, 0, errAt(q, i, `bad \u escape: want four hex digits`)
 			}
-			b.WriteString(r)
-			for range len(r) {
-				wild = append(wild, false)
-			}
-			i = n
-			continue
-		}
-		if c == '*' {
+			r, _ := utf8.DecodeRuneInString(q[i+1:])
+			return text{}, 0, errAt(q, i, `unknown escape \%c`, r)
+		case c == '*':
 			b.WriteByte('*')
 			wild = append(wild, true)
 			i++
 			continue
+		case strings.IndexByte(special, c) >= 0 || keywordAt(q, i):
+		default:
+			_, size := utf8.DecodeRuneInString(q[i:])
+			plain(q[i : i+size])
+			i += size
+			continue
 		}
-		if strings.IndexByte(special, c) >= 0 {
-			break
-		}
-		_, size := utf8.DecodeRuneInString(q[i:])
-		b.WriteString(q[i : i+size])
-		for range size {
-			wild = append(wild, false)
-		}
-		i += size
+		break
 	}
-	text := b.String()
-	t := token{kind: tLiteral, pos: start, end: i, text: text, wild: wild}
-	// A bare keyword (not escaped) is an operator.
-	if i-start == len(text) {
-		switch strings.ToLower(text) {
-		case "and":
-			t.kind = tAnd
-		case "or":
-			t.kind = tOr
-		case "not":
-			t.kind = tNot
+	if i == start {
+		return text{}, i, nil
+	}
+	s := b.String()
+	lead := len(s) - len(strings.TrimLeftFunc(s, jsSpace))
+	trail := len(strings.TrimRightFunc(s, jsSpace))
+	if trail < lead {
+		trail = lead
+	}
+	return text{s: s[lead:trail], wild: wild[lead:trail]}, i, nil
+}
+
+// escapedKeyword is EscapedKeyword's word after a backslash: or, and, not
+// in any case, as written.
+func escapedKeyword(q string, i int) string {
+	for _, w := range [...]string{"or", "and", "not"} {
+		if wordAt(q, i, w) {
+			return q[i : i+len(w)]
 		}
 	}
-	return t, i, nil
+	return ""
 }

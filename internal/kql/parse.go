@@ -1,6 +1,10 @@
 package kql
 
-import "strings"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 type op uint8
 
@@ -8,9 +12,11 @@ const (
 	opAnd op = iota
 	opOr
 	opNot
-	opField // field: value-expression (kids are the value expression)
-	opRange // field <op> value
-	opValue // a value inside a field clause
+	opField  // field: value-expression (kids are the value expression)
+	opRange  // field <op> value
+	opValue  // a value inside a field clause
+	opFree   // a value without a field (free-text search): an error
+	opNested // field: { query }: an error
 )
 
 // node is the parsed query. Inside a field clause, and/or/not combine value
@@ -19,189 +25,442 @@ type node struct {
 	op       op
 	kids     []*node
 	field    string
-	pos      int // where the clause or value starts, for errors
+	fieldTxt text // the field name as read, wildcards marked
+	pos      int  // where the clause or value starts, for errors
+	end      int
 	rangeOp  string
 	text     string // value text, escapes resolved
 	wild     []bool // per byte of text: an unescaped '*'; nil when quoted
 	quoted   bool
 	fieldPos int
+	bracePos int // opNested: the '{'
 }
 
+// parser is a recursive descent over the characters of the query, one
+// function per rule of Kibana's grammar, with its ordered choice: an
+// alternative that fails gives the position back. A query that does not
+// parse is reported where parsing got furthest, with what the grammar
+// wanted there, as peggy reports it.
 type parser struct {
-	q    string
-	toks []token
-	i    int
+	q     string
+	pos   int
+	far   int
+	want  []string
+	fatal *Error
 }
 
 func parse(q string) (*node, error) {
-	toks, err := lex(q)
-	if err != nil {
-		return nil, err
-	}
-	p := &parser{q: q, toks: toks}
-	if p.peek().kind == tEOF {
+	p := &parser{q: q}
+	p.spaces()
+	if p.pos == len(q) {
 		return nil, errAt(q, 0, "empty query")
 	}
-	n, err := p.or(false)
-	if err != nil {
-		return nil, err
+	n := p.orQuery()
+	if p.fatal != nil {
+		return nil, p.fatal
 	}
-	if t := p.peek(); t.kind != tEOF {
-		return nil, p.unexpected(t, "and, or or the end of the query")
+	if n != nil {
+		p.spaces()
+		if p.pos == len(q) {
+			if err := unsupported(q, n); err != nil {
+				return nil, err
+			}
+			return n, nil
+		}
+		p.expect(`"and"`, `"or"`, "the end of the query")
 	}
-	return n, nil
+	return nil, p.syntaxError()
 }
 
-func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
-
-func (p *parser) unexpected(t token, want string) error {
-	what := p.q[t.pos:t.end]
-	switch t.kind {
-	case tEOF:
-		return errAt(p.q, t.pos, "unexpected end of query, want %s", want)
-	case tLBrace:
-		return errAt(p.q, t.pos, "nested field queries (field:{...}) are not supported")
+// expect notes what the grammar wanted at the current position.
+func (p *parser) expect(what ...string) {
+	if p.pos > p.far {
+		p.far, p.want = p.pos, p.want[:0]
 	}
-	return errAt(p.q, t.pos, "unexpected %q, want %s", what, want)
+	if p.pos == p.far {
+		for _, w := range what {
+			if !slices.Contains(p.want, w) {
+				p.want = append(p.want, w)
+			}
+		}
+	}
 }
 
-// or parses a disjunction; inValue is true inside field: ( ... ).
-func (p *parser) or(inValue bool) (*node, error) {
-	return p.chain(inValue, tOr, opOr, p.and)
+func (p *parser) syntaxError() error {
+	list := p.want[0]
+	if n := len(p.want); n > 1 {
+		list = strings.Join(p.want[:n-1], ", ") + " or " + p.want[n-1]
+	}
+	if p.far >= len(p.q) {
+		return errAt(p.q, p.far, "unexpected end of query, want %s", list)
+	}
+	found := p.q[p.far:]
+	found = found[:firstRuneLen(found)]
+	return errAt(p.q, p.far, "unexpected %q, want %s%s", found, list, p.hint())
 }
 
-func (p *parser) and(inValue bool) (*node, error) {
-	return p.chain(inValue, tAnd, opAnd, p.not)
+// hint explains the syntax errors that Kibana's grammar makes of
+// queries that look right.
+func (p *parser) hint() string {
+	before := strings.TrimRightFunc(p.q[:p.far], func(r rune) bool { return spaceAt(string(r), 0) > 0 })
+	word := func(w string) bool {
+		if len(before) < len(w) || !strings.EqualFold(before[len(before)-len(w):], w) {
+			return false
+		}
+		i := len(before) - len(w)
+		return i == 0 || spaceAt(before, i-1) > 0 || before[i-1] == '(' || before[i-1] == ')'
+	}
+	rest := p.q[p.far:]
+	switch {
+	case rest[0] == '(' && len(before) == len(p.q[:p.far]):
+		for _, w := range [...]string{"not", "and", "or"} {
+			if word(w) {
+				return fmt.Sprintf(" (the grammar needs a space between %s and \"(\")", before[len(before)-len(w):])
+			}
+		}
+	case keywordAt(p.q, p.far) && wordAt(p.q, p.far, "not"):
+		switch {
+		case strings.HasSuffix(before, ":"):
+			return " (a not among a field's values needs parentheses: field: (not value))"
+		case word("not"):
+			return " (not not is not in the grammar: write not (not ...))"
+		case len(before) == len(p.q[:p.far]):
+			return ` (an unquoted value ends before "not " inside it: quote the value)`
+		}
+	case before != "" && before[len(before)-1] == ')' && len(before) == len(p.q[:p.far]) && (wordAt(rest, 0, "and") || wordAt(rest, 0, "or")):
+		return " (the grammar needs a space between \")\" and the operator)"
+	}
+	return ""
 }
 
-func (p *parser) chain(inValue bool, sep tokKind, o op, sub func(bool) (*node, error)) (*node, error) {
-	first, err := sub(inValue)
-	if err != nil {
-		return nil, err
+func firstRuneLen(s string) int {
+	for i := range s {
+		if i > 0 {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func (p *parser) spaces() int {
+	n := 0
+	for {
+		k := spaceAt(p.q, p.pos)
+		if k == 0 {
+			return n
+		}
+		p.pos += k
+		n++
+	}
+}
+
+// char consumes c, or notes it as wanted.
+func (p *parser) char(c byte, label string) bool {
+	if p.pos < len(p.q) && p.q[p.pos] == c {
+		p.pos++
+		return true
+	}
+	p.expect(label)
+	return false
+}
+
+// joiner is Or and And: one or more spaces, the word, one or more spaces.
+func (p *parser) joiner(word string) bool {
+	save := p.pos
+	if p.spaces() > 0 && wordAt(p.q, p.pos, word) {
+		p.pos += len(word)
+		if p.spaces() > 0 {
+			return true
+		}
+	}
+	p.pos = save
+	p.expect(`"` + word + `"`)
+	return false
+}
+
+// not is Not: the word and one or more spaces.
+func (p *parser) not() bool {
+	save := p.pos
+	if wordAt(p.q, p.pos, "not") {
+		p.pos += 3
+		if p.spaces() > 0 {
+			return true
+		}
+	}
+	p.pos = save
+	p.expect(`"not"`)
+	return false
+}
+
+// chain parses sub (joiner sub)+, or sub alone.
+func (p *parser) chain(word string, o op, sub func() *node) *node {
+	first := sub()
+	if first == nil {
+		return nil
 	}
 	n := &node{op: o, kids: []*node{first}, pos: first.pos}
-	for p.peek().kind == sep {
-		p.next()
-		k, err := sub(inValue)
-		if err != nil {
-			return nil, err
+	for p.fatal == nil {
+		save := p.pos
+		if !p.joiner(word) {
+			break
+		}
+		k := sub()
+		if k == nil {
+			p.pos = save
+			break
 		}
 		n.kids = append(n.kids, k)
 	}
 	if len(n.kids) == 1 {
-		return first, nil
+		return first
 	}
-	return n, nil
+	return n
 }
 
-func (p *parser) not(inValue bool) (*node, error) {
-	if t := p.peek(); t.kind == tNot {
-		p.next()
-		x, err := p.not(inValue)
-		if err != nil {
-			return nil, err
+func (p *parser) orQuery() *node  { return p.chain("or", opOr, p.andQuery) }
+func (p *parser) andQuery() *node { return p.chain("and", opAnd, p.notQuery) }
+
+func (p *parser) notQuery() *node {
+	save := p.pos
+	if p.not() {
+		if x := p.subQuery(); x != nil {
+			return &node{op: opNot, kids: []*node{x}, pos: save}
 		}
-		return &node{op: opNot, kids: []*node{x}, pos: t.pos}, nil
+		if p.fatal != nil {
+			return nil
+		}
+		p.pos = save
 	}
-	return p.primary(inValue)
+	return p.subQuery()
 }
 
-func (p *parser) primary(inValue bool) (*node, error) {
-	t := p.peek()
-	if t.kind == tLParen {
-		p.next()
-		n, err := p.or(inValue)
-		if err != nil {
-			return nil, err
-		}
-		if c := p.peek(); c.kind != tRParen {
-			return nil, p.unexpected(c, `")"`)
-		}
-		p.next()
-		return n, nil
-	}
-	if inValue {
-		return p.value()
-	}
-	return p.clause()
-}
-
-// clause parses field: value-expression or field <op> value.
-func (p *parser) clause() (*node, error) {
-	t := p.next()
-	if t.kind != tLiteral && t.kind != tQuoted {
-		return nil, p.unexpected(t, "a field name")
-	}
-	field := t.text
-	if t.kind == tLiteral {
-		for _, w := range t.wild {
-			if w {
-				return nil, errAt(p.q, t.pos, "wildcard field names (%s) are not supported", p.q[t.pos:t.end])
+func (p *parser) subQuery() *node {
+	save := p.pos
+	if p.char('(', `"("`) {
+		p.spaces()
+		if n := p.orQuery(); n != nil {
+			p.spaces()
+			if p.char(')', `")"`) {
+				return n
 			}
 		}
-	}
-	switch sep := p.peek(); sep.kind {
-	case tColon:
-		p.next()
-		if v := p.peek(); v.kind == tLBrace {
-			return nil, p.unexpected(v, "")
+		if p.fatal != nil {
+			return nil
 		}
-		var val *node
-		var err error
-		if p.peek().kind == tLParen {
-			p.next()
-			val, err = p.or(true)
-			if err == nil {
-				if c := p.peek(); c.kind != tRParen {
-					return nil, p.unexpected(c, `")"`)
+		p.pos = save
+	}
+	return p.nestedQuery()
+}
+
+func (p *parser) nestedQuery() *node {
+	save := p.pos
+	if f, ok := p.literal("a field name"); ok {
+		fieldEnd := p.pos
+		p.spaces()
+		if p.char(':', `":"`) {
+			p.spaces()
+			brace := p.pos
+			if p.char('{', `"{"`) {
+				p.spaces()
+				if inner := p.orQuery(); inner != nil {
+					p.spaces()
+					if p.char('}', `"}"`) {
+						return &node{op: opNested, field: f.s, fieldTxt: f, pos: save, fieldPos: save, bracePos: brace, end: fieldEnd, kids: []*node{inner}}
+					}
 				}
-				p.next()
 			}
-		} else {
-			val, err = p.value()
 		}
-		if err != nil {
-			return nil, err
-		}
-		return &node{op: opField, field: field, fieldPos: t.pos, pos: t.pos, kids: []*node{val}}, nil
-	case tRange:
-		p.next()
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		return &node{op: opRange, field: field, fieldPos: t.pos, pos: t.pos, rangeOp: sep.op, kids: []*node{v}}, nil
-	default:
-		return nil, errAt(p.q, t.pos, "free-text search (%s without a field) is not supported: write field: value", p.q[t.pos:t.end])
 	}
+	if p.fatal != nil {
+		return nil
+	}
+	p.pos = save
+	return p.expression()
 }
 
-// value parses one value: a quoted string, or adjacent unquoted words
-// joined with the whitespace between them (Kibana keeps it).
-func (p *parser) value() (*node, error) {
-	t := p.next()
-	switch t.kind {
-	case tQuoted:
-		return &node{op: opValue, text: t.text, quoted: true, pos: t.pos}, nil
-	case tLiteral:
-	default:
-		return nil, p.unexpected(t, "a value")
-	}
-	var b strings.Builder
-	b.WriteString(t.text)
-	wild := append([]bool(nil), t.wild...)
-	last := t
-	for p.peek().kind == tLiteral {
-		w := p.next()
-		gap := p.q[last.end:w.pos]
-		b.WriteString(gap)
-		for range len(gap) {
-			wild = append(wild, false)
+func (p *parser) expression() *node {
+	save := p.pos
+	for _, alt := range []func() *node{p.fieldRange, p.fieldValue, p.valueExpression} {
+		if n := alt(); n != nil || p.fatal != nil {
+			return n
 		}
-		b.WriteString(w.text)
-		wild = append(wild, w.wild...)
-		last = w
+		p.pos = save
 	}
-	return &node{op: opValue, text: b.String(), wild: wild, pos: t.pos}, nil
+	return nil
+}
+
+func (p *parser) fieldRange() *node {
+	start := p.pos
+	f, ok := p.literal("a field name")
+	if !ok {
+		return nil
+	}
+	p.spaces()
+	var rop string
+	for _, o := range [...]string{"<=", ">=", "<", ">"} {
+		if strings.HasPrefix(p.q[p.pos:], o) {
+			rop = o
+			break
+		}
+	}
+	if rop == "" {
+		p.expect("a range operator")
+		return nil
+	}
+	p.pos += len(rop)
+	p.spaces()
+	v, ok := p.value()
+	if !ok {
+		return nil
+	}
+	return &node{op: opRange, field: f.s, fieldTxt: f, fieldPos: start, pos: start, rangeOp: rop, kids: []*node{v}}
+}
+
+func (p *parser) fieldValue() *node {
+	start := p.pos
+	f, ok := p.literal("a field name")
+	if !ok {
+		return nil
+	}
+	p.spaces()
+	if !p.char(':', `":"`) {
+		return nil
+	}
+	p.spaces()
+	v := p.listOfValues()
+	if v == nil {
+		return nil
+	}
+	return &node{op: opField, field: f.s, fieldTxt: f, fieldPos: start, pos: start, kids: []*node{v}}
+}
+
+func (p *parser) valueExpression() *node {
+	start := p.pos
+	v, ok := p.value()
+	if !ok {
+		return nil
+	}
+	return &node{op: opFree, pos: start, end: p.pos, kids: []*node{v}}
+}
+
+func (p *parser) listOfValues() *node {
+	save := p.pos
+	if p.char('(', `"("`) {
+		p.spaces()
+		if n := p.orList(); n != nil {
+			p.spaces()
+			if p.char(')', `")"`) {
+				return n
+			}
+		}
+		if p.fatal != nil {
+			return nil
+		}
+		p.pos = save
+	}
+	v, ok := p.value()
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+func (p *parser) orList() *node  { return p.chain("or", opOr, p.andList) }
+func (p *parser) andList() *node { return p.chain("and", opAnd, p.notList) }
+
+func (p *parser) notList() *node {
+	save := p.pos
+	if p.not() {
+		if x := p.listOfValues(); x != nil {
+			return &node{op: opNot, kids: []*node{x}, pos: save}
+		}
+		if p.fatal != nil {
+			return nil
+		}
+		p.pos = save
+	}
+	return p.listOfValues()
+}
+
+// value is Value: a quoted string or an unquoted literal.
+func (p *parser) value() (*node, bool) {
+	start := p.pos
+	t, ok := p.literal("a value")
+	if !ok {
+		return nil, false
+	}
+	return &node{op: opValue, text: t.s, wild: t.wild, quoted: t.wild == nil, pos: start, end: p.pos}, true
+}
+
+// literal is Literal: a quoted string or an unquoted literal; label names
+// it in an error.
+func (p *parser) literal(label string) (text, bool) {
+	if p.fatal != nil {
+		return text{}, false
+	}
+	if p.pos < len(p.q) && p.q[p.pos] == '"' {
+		t, n, err := quotedAt(p.q, p.pos)
+		if err != nil {
+			p.fatal = err
+			return text{}, false
+		}
+		p.pos = n
+		return t, true // wild nil: quoted
+	}
+	t, n, err := unquotedAt(p.q, p.pos)
+	switch {
+	case err != nil:
+		p.fatal = err
+		return text{}, false
+	case n == p.pos:
+		p.expect(label)
+		return text{}, false
+	}
+	p.pos = n
+	if t.wild == nil {
+		t.wild = []bool{} // unquoted, even when empty after trimming
+	}
+	return t, true
+}
+
+// unsupported is the first construct of the parsed query, in the order of
+// the text, that newterms does not evaluate.
+func unsupported(q string, n *node) error {
+	var first error
+	firstAt := len(q) + 1
+	var walk func(n *node)
+	walk = func(n *node) {
+		var err error
+		at := n.pos
+		switch n.op {
+		case opFree:
+			err = errAt(q, n.pos, "free-text search (%s without a field) is not supported: write field: value", strings.TrimSpace(q[n.pos:n.end]))
+		case opNested:
+			at = n.bracePos
+			err = errAt(q, n.bracePos, "nested field queries (field:{...}) are not supported")
+		case opField, opRange:
+			if slices.Contains(n.fieldTxt.wild, true) {
+				err = errAt(q, n.fieldPos, "wildcard field names (%s) are not supported", fieldText(q, n))
+			}
+		}
+		if err != nil && at < firstAt {
+			first, firstAt = err, at
+		}
+		if n.op == opAnd || n.op == opOr || n.op == opNot {
+			for _, k := range n.kids {
+				walk(k)
+			}
+		}
+	}
+	walk(n)
+	return first
+}
+
+// fieldText is the field name as the query writes it.
+func fieldText(q string, n *node) string {
+	end := strings.IndexAny(q[n.fieldPos:], ":<>")
+	if end < 0 {
+		return n.field
+	}
+	return strings.TrimSpace(q[n.fieldPos : n.fieldPos+end])
 }

@@ -57,7 +57,16 @@ func (r *registry) resolve(field string) (int, kql.FieldType, bool) {
 		r.names = append(r.names, field)
 		r.gets = append(r.gets, cloudtrail.Lookup(field))
 	}
+	if isObject(field) {
+		return id, kql.Object, true
+	}
 	return id, fieldTypes[field], Known(field)
+}
+
+// isObject reports whether field holds other fields, enrichment's
+// (source.as) included, and no value of its own.
+func isObject(field string) bool {
+	return cloudtrail.IsObject(field) || strings.HasPrefix(FieldASNumber, field+".") || strings.HasPrefix(FieldASOrg, field+".")
 }
 
 // Doc is one event as rules see it: the CloudTrail event plus enrichment,
@@ -106,6 +115,18 @@ func (d *Doc) Values(id int) []kql.Value {
 }
 
 func (d *Doc) compute(name string, get cloudtrail.Getter, v []kql.Value) []kql.Value {
+	if isObject(name) {
+		// Every value below: the event's, and enrichment's.
+		if get != nil {
+			v = kqlValues(get(d.ev, cloudtrailValues(v)))
+		}
+		for _, f := range [...]string{FieldASNumber, FieldASOrg} {
+			if strings.HasPrefix(f, name+".") {
+				v = d.compute(f, nil, v)
+			}
+		}
+		return v
+	}
 	switch {
 	case get != nil:
 		return kqlValues(get(d.ev, cloudtrailValues(v)))

@@ -247,7 +247,7 @@ func Parse(name string, data []byte) (r *Rule, skip string, fail *Failure) {
 	}
 	r.Fields, r.Window, r.WindowText = nt.Value, w, nt.HistoryWindowStart[0].Value
 	for _, fld := range r.Fields {
-		if !Known(fld) {
+		if !Known(fld) || isObject(fld) {
 			return r, fmt.Sprintf("new_terms field %s is not a field CloudTrail events have here", fld), nil
 		}
 	}
@@ -331,7 +331,7 @@ func Inline(id, name, query string, fields []string, window string) (*Rule, erro
 		return nil, fmt.Errorf("an inline rule takes 1 to 3 fields, not %d", len(fields))
 	}
 	for _, f := range fields {
-		if !Known(f) {
+		if !Known(f) || isObject(f) {
 			return nil, fmt.Errorf("field %s is not a field CloudTrail events have here", f)
 		}
 	}

@@ -121,7 +121,7 @@ func TestParse(t *testing.T) {
 		{name: "no window", over: map[string]string{"window": ""}, fail: "history_window_start"},
 		{name: "bad window unit", over: map[string]string{"window": `"now-3M"`}, fail: `unit "M" is not one of s, m, h, d, w`},
 		{name: "bad window", over: map[string]string{"window": `"yesterday"`}, fail: "want now-<n><unit>"},
-		{name: "kql error on one line", over: map[string]string{"query": `'''event.action: (AssumeRole'''`}, fail: `:13:37: query: unexpected end of query, want ")"`},
+		{name: "kql error on one line", over: map[string]string{"query": `'''event.action: (AssumeRole'''`}, fail: `:13:37: query: unexpected end of query, want "and", "or" or ")"`},
 		{name: "kql error on a later line", over: map[string]string{"query": "'''\nevent.action: AssumeRole\n    and process.name: {x}\n'''"}, fail: ":15:23: query: nested field queries"},
 		{name: "kql free text", over: map[string]string{"query": `'''AssumeRole'''`}, fail: ":13:12: query: free-text search"},
 		{name: "toml syntax", raw: "[rule]\nname = \"x\nrule_id = 1\n", fail: "2:"},
@@ -556,5 +556,45 @@ func TestLoadCheckout(t *testing.T) {
 	}
 	for f := range skips {
 		t.Errorf("%s not skipped", f)
+	}
+}
+
+// An object path as Elasticsearch's exists query reads it: field: * holds
+// when any field below it has a value, enrichment's included; a value
+// test on it matches nothing. Object paths are no new_terms fields.
+func TestObjectPaths(t *testing.T) {
+	cases := []struct {
+		query string
+		enr   Enrichment
+		want  []int // events of readEvents that match
+	}{
+		{`aws.cloudtrail.flattened.response_elements: *`, Enrichment{}, []int{0, 2, 4, 10, 11}},
+		{`tls: * and not aws.cloudtrail.flattened.response_elements: *`, Enrichment{}, []int{8}},
+		{`source.as: *`, Enrichment{}, nil},
+		{`source.as: *`, Enrichment{HasAS: true, ASNumber: 1}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
+		{`user: alice`, Enrichment{}, nil},
+		{`not user: alice`, Enrichment{}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
+	}
+	for _, c := range cases {
+		r, err := Inline("o", "object", c.query, []string{"event.action"}, "1d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := NewSet([]*Rule{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		each(t, set, func(int) Enrichment { return c.enr }, func(i int, d *Doc) {
+			if r.query.Match(d) {
+				got = append(got, i)
+			}
+		})
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: events %v, want %v", c.query, got, c.want)
+		}
+	}
+	if _, err := Inline("o", "object", "event.action: *", []string{"aws.cloudtrail.flattened.request_parameters"}, "1d"); err == nil {
+		t.Error("an object path is a new_terms field")
 	}
 }
