@@ -26,6 +26,9 @@ type Event struct {
 	// present and small enough to be flattened: 0 unknown, 1 yes, 2 no.
 	flat [len(flattenedPrefixes)]uint8
 	ent  entities // the entity fields, computed on first use
+	// svc caches serviceName: 0 unknown, 1 none, 2 svcName.
+	svc     uint8
+	svcName string
 }
 
 func (e *Event) reset(rec *fastjson.Value, raw []byte) {
@@ -34,6 +37,7 @@ func (e *Event) reset(rec *fastjson.Value, raw []byte) {
 	e.ts, e.tsOK = time.Time{}, false
 	e.flat = [len(flattenedPrefixes)]uint8{}
 	e.ent.done = false
+	e.svc = 0
 	if s, ok := e.str("eventTime"); ok {
 		e.ts, e.tsOK = parseTime(s)
 	}

@@ -17,6 +17,16 @@ func (e *Event) identityType() string { return e.str1("userIdentity", "type") }
 // actor gets no user.id and no user.name. invokedBy alone does not make a
 // service: console sign-ins carry it too.
 func (e *Event) serviceName() (string, bool) {
+	if e.svc == 0 {
+		e.svc = 1
+		if s, ok := e.findServiceName(); ok {
+			e.svc, e.svcName = 2, s
+		}
+	}
+	return e.svcName, e.svc == 2
+}
+
+func (e *Event) findServiceName() (string, bool) {
 	if missing(e.get("userIdentity")) {
 		return "", false
 	}

@@ -37,9 +37,10 @@ var fieldTypes = map[string]kql.FieldType{
 // registry numbers the fields that a rule set reads, so that a document
 // computes each at most once per event however many rules ask.
 type registry struct {
-	names []string
-	ids   map[string]int
-	gets  []cloudtrail.Getter // nil for enrichment fields and unknown ones
+	names   []string
+	ids     map[string]int
+	gets    []cloudtrail.Getter // nil for enrichment fields and unknown ones
+	objects []bool              // the field is an object path
 }
 
 func newRegistry() *registry { return &registry{ids: map[string]int{}} }
@@ -56,8 +57,9 @@ func (r *registry) resolve(field string) (int, kql.FieldType, bool) {
 		r.ids[field] = id
 		r.names = append(r.names, field)
 		r.gets = append(r.gets, cloudtrail.Lookup(field))
+		r.objects = append(r.objects, isObject(field))
 	}
-	if isObject(field) {
+	if r.objects[id] {
 		return id, kql.Object, true
 	}
 	return id, fieldTypes[field], Known(field)
@@ -66,7 +68,12 @@ func (r *registry) resolve(field string) (int, kql.FieldType, bool) {
 // isObject reports whether field holds other fields, enrichment's
 // (source.as) included, and no value of its own.
 func isObject(field string) bool {
-	return cloudtrail.IsObject(field) || strings.HasPrefix(FieldASNumber, field+".") || strings.HasPrefix(FieldASOrg, field+".")
+	return cloudtrail.IsObject(field) || below(FieldASNumber, field) || below(FieldASOrg, field)
+}
+
+// below reports whether field is a path below the object path p.
+func below(field, p string) bool {
+	return len(field) > len(p) && field[len(p)] == '.' && strings.HasPrefix(field, p)
 }
 
 // Doc is one event as rules see it: the CloudTrail event plus enrichment,
@@ -110,23 +117,29 @@ func (d *Doc) Values(id int) []kql.Value {
 		return d.vals[id]
 	}
 	d.done[id] = true
-	d.vals[id] = d.compute(d.reg.names[id], d.reg.gets[id], d.vals[id][:0])
+	if d.reg.objects[id] {
+		d.vals[id] = d.object(d.reg.names[id], d.reg.gets[id], d.vals[id][:0])
+	} else {
+		d.vals[id] = d.compute(d.reg.names[id], d.reg.gets[id], d.vals[id][:0])
+	}
 	return d.vals[id]
 }
 
-func (d *Doc) compute(name string, get cloudtrail.Getter, v []kql.Value) []kql.Value {
-	if isObject(name) {
-		// Every value below: the event's, and enrichment's.
-		if get != nil {
-			v = kqlValues(get(d.ev, cloudtrailValues(v)))
-		}
-		for _, f := range [...]string{FieldASNumber, FieldASOrg} {
-			if strings.HasPrefix(f, name+".") {
-				v = d.compute(f, nil, v)
-			}
-		}
-		return v
+// object is every value below an object path: the event's, and
+// enrichment's.
+func (d *Doc) object(name string, get cloudtrail.Getter, v []kql.Value) []kql.Value {
+	if get != nil {
+		v = kqlValues(get(d.ev, cloudtrailValues(v)))
 	}
+	for _, f := range [...]string{FieldASNumber, FieldASOrg} {
+		if below(f, name) {
+			v = d.compute(f, nil, v)
+		}
+	}
+	return v
+}
+
+func (d *Doc) compute(name string, get cloudtrail.Getter, v []kql.Value) []kql.Value {
 	switch {
 	case get != nil:
 		return kqlValues(get(d.ev, cloudtrailValues(v)))
@@ -180,7 +193,11 @@ func kqlValues(v []cloudtrail.Value) []kql.Value {
 // matching uses Values).
 func (d *Doc) Get(field string) []string {
 	var out []string
-	for _, v := range d.compute(field, cloudtrail.Lookup(field), nil) {
+	compute := d.compute
+	if isObject(field) {
+		compute = d.object
+	}
+	for _, v := range compute(field, cloudtrail.Lookup(field), nil) {
 		out = append(out, strings.Clone(v.Str))
 	}
 	return out
