@@ -489,7 +489,10 @@ func (e *Event) entities() *entities {
 	if missing(e.get("eventName")) {
 		return ent
 	}
-	e.deriveEntities(&entityBuilder{e: e, ent: ent})
+	// The builder lives in the event: on the heap already, so that the
+	// pass allocates nothing.
+	e.entB = entityBuilder{e: e, ent: ent}
+	e.deriveEntities(&e.entB)
 	if ent.failed {
 		ent.related, ent.target, ent.actor = ent.related[:0], ent.target[:0], ""
 		ent.userT, ent.hostT, ent.serviceT, ent.genericT, ent.hostIDs = ent.userT[:0], ent.hostT[:0], ent.serviceT[:0], ent.genericT[:0], ent.hostIDs[:0]

@@ -26,6 +26,7 @@ type Event struct {
 	// present and small enough to be flattened: 0 unknown, 1 yes, 2 no.
 	flat [len(flattenedPrefixes)]uint8
 	ent  entities // the entity fields, computed on first use
+	entB entityBuilder
 	// svc caches serviceName: 0 unknown, 1 none, 2 svcName.
 	svc     uint8
 	svcName string
