@@ -20,3 +20,13 @@ func TestStoreConformance(t *testing.T) {
 		t.Error("no case ran")
 	}
 }
+
+// The shared store on a redis-server of the test's own passes it too;
+// restarts restart the server, which keeps its data in an append-only
+// file.
+func TestRedisConformance(t *testing.T) {
+	srv := seentest.StartRedis(t)
+	if n := seentest.Run(t, seentest.RedisBackend(srv)); n == 0 {
+		t.Error("no case ran")
+	}
+}
