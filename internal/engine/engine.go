@@ -113,9 +113,17 @@ func New(cfg Config, opts Options) (*Engine, error) {
 			}
 		}
 	}
+	store := opts.Store
+	if store == nil && cfg.StateBackend == BackendRedis {
+		if store, err = seen.OpenRedis(seen.RedisOptions{Address: cfg.Redis.Address, Password: cfg.Redis.Password,
+			KeyPrefix: cfg.Redis.KeyPrefix, Timeout: cfg.Redis.Timeout, Log: opts.Log}); err != nil {
+			e.asn.Close()
+			return nil, err
+		}
+	}
 	e.state, err = seen.Open(seen.Options{
 		Dir: cfg.StateDir, CacheSize: cfg.CacheSize, NoLearning: !cfg.Learning,
-		Granularity: opts.Granularity, Log: opts.Log, Store: opts.Store, MaxLateness: cfg.MaxLateness,
+		Granularity: opts.Granularity, Log: opts.Log, Store: store, MaxLateness: cfg.MaxLateness,
 		ReleaseCMemory: opts.ReleaseCMemory,
 	})
 	if err != nil {
@@ -211,9 +219,18 @@ func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
 
 	// A panic while deciding skips the record it came from, and the batch
 	// runs again without it: its state changes and alerts are never half
-	// committed, and the lock is released on every path.
-	for {
+	// committed, and the lock is released on every path. On a shared
+	// state, a commit that another node's write contradicts applied
+	// nothing: the batch decides again from fresh reads, a bounded number
+	// of times (each conflict means another node committed, so they end;
+	// past the bound the chunk is retried later).
+	for conflicts := 0; ; {
 		alerts, p, err := e.decide(w)
+		if errors.Is(err, seen.ErrConflict) && conflicts < MaxConflictRetries {
+			conflicts++
+			e.stats.conflicts.Add(1)
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -313,6 +330,10 @@ func (e *Engine) released(c seen.Counters, err error) (int, error) {
 	return c.Novel, nil
 }
 
+// MaxConflictRetries bounds how often one batch decides again after a
+// conflict on a shared state before it fails (FLB_RETRY).
+const MaxConflictRetries = 8
+
 // drop takes a record's tuples out of the batch.
 func (w *worker) drop(rec int) {
 	w.checks = slices.DeleteFunc(w.checks, func(c pending) bool { return c.rec == rec })
@@ -383,6 +404,17 @@ func (e *Engine) collect(w *worker, ev *cloudtrail.Event, rec, ordinal int) {
 // need an alert document: novel, or held as candidates (in a live batch).
 // held[j] tells which novel[j] is.
 func (e *Engine) check(w *worker, b *seen.Batch) (novel []int, held []bool, err error) {
+	// A shared state reads the cache misses of the whole batch at once.
+	err = b.Prefetch(func(yield func(string, []string) bool) {
+		for i := range w.checks {
+			if !yield(w.checks[i].rule.Key, w.checks[i].tuple) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 	for i := range w.checks {
 		c := &w.checks[i]
 		w.cur = c.rec
@@ -485,6 +517,7 @@ type stats struct {
 	insights, digests, notifications, control atomic.Int64
 	commits, commitNanos, commitMaxNanos      atomic.Int64
 	panics                                    atomic.Int64
+	conflicts                                 atomic.Int64
 	mu                                        sync.Mutex
 	parseErrors                               map[cloudtrail.ErrorKind]int64
 	matched                                   map[string]*atomic.Int64 // by rule key; fixed at init
@@ -548,6 +581,7 @@ type Counters struct {
 	Backfilled                int64
 	TupleOverflow, NoTime     int64
 	Panics                    int64 // records skipped because their work panicked
+	Conflicts                 int64 // batches decided again after a conflict on a shared state
 	Held                      int64 // events held for ordering (max_lateness), now
 	CacheHitRatio             float64
 	Commits                   int64
@@ -568,7 +602,7 @@ func (e *Engine) Stats() Counters {
 		Records: s.records.Load(), Events: s.events.Load(), Alerts: s.alerts.Load(), Prefiltered: s.prefiltered.Load(),
 		Insights: s.insights.Load(), Digests: s.digests.Load(), Notifications: s.notifications.Load(), Control: s.control.Load(),
 		TuplesChecked: s.checked.Load(), Novel: s.novel.Load(), SuppressedLearning: s.learning.Load(),
-		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(), Panics: s.panics.Load(),
+		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(), Panics: s.panics.Load(), Conflicts: s.conflicts.Load(),
 		Commits: s.commits.Load(), CommitMax: time.Duration(s.commitMaxNanos.Load()),
 		ParseErrors: map[string]int64{},
 	}

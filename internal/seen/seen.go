@@ -119,7 +119,7 @@ type State struct {
 	store  Store
 	shared Shared // the store, when several processes share it; else nil
 	opts   Options
-	cache *ristretto.Cache[uint64, cached]
+	cache  *ristretto.Cache[uint64, cached]
 
 	mu      sync.Mutex             // held by a batch from Begin to Commit/Abort
 	rules   map[uint64]*ruleRecord // rule records as committed batches left them
