@@ -68,6 +68,7 @@ type worker struct {
 	arena  []byte   // tuple values and event ids of the batch
 	strs   []string // tuples, as slices of this
 	checks []pending
+	commit uint64 // the last batch's commit number (Result.Commit)
 }
 
 // New checks the settings, loads rules, opens the ASN database and the
@@ -152,6 +153,10 @@ type Record struct {
 // Result tells the caller (the plugin) what became of a batch.
 type Result struct {
 	Records, Events, Alerts int
+	// Commit orders the batches of all nodes on a shared state: their
+	// decisions are those of the batches run one after the other in this
+	// order (0: the embedded state, or a batch that wrote nothing).
+	Commit uint64
 	// Errors are the bad records, counted and skipped; they never fail
 	// the batch.
 	Errors []RecordError
@@ -235,7 +240,7 @@ func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
 			return Result{}, err
 		}
 		if p == nil {
-			res.Alerts = alerts
+			res.Alerts, res.Commit = alerts, w.commit
 			break
 		}
 		e.stats.panics.Add(1)
@@ -270,7 +275,7 @@ func (e *Engine) decodeOne(w *worker, rec Record, fn func(*cloudtrail.Event)) (r
 // the state's lock. A panic aborts the batch and names the record whose
 // work it interrupted (w.cur).
 func (e *Engine) decide(w *worker) (alerts int, perr *PanicError, err error) {
-	w.cur = -1
+	w.cur, w.commit = -1, 0
 	b := e.state.Begin(e.opts.LearnOnly)
 	defer func() {
 		if v := recover(); v != nil {
@@ -296,6 +301,7 @@ func (e *Engine) decide(w *worker) (alerts int, perr *PanicError, err error) {
 		return 0, nil, err
 	}
 	e.stats.commit(time.Since(start))
+	w.commit = b.CommitNumber
 	// Counted after the commit: it decides the held events it releases.
 	e.stats.batch(&b.Counters)
 	return b.Counters.Novel, nil, nil

@@ -23,6 +23,7 @@ package seen
 //	                                         at score 0: in byte order, for
 //	                                         ordered scans (ZRANGEBYLEX)
 //	{p}:oseq, {p}:ocount, {p}:obytes      -> outbox sequence and size
+//	{p}:commits                           -> commits so far
 //	{p}:lease                             -> the node delivering the outbox
 //	{p}:layout                            -> "newterms-redis 1"
 //
@@ -587,16 +588,17 @@ func (s *redisStore) Commit(c *Commit) (Committed, error) {
 			}
 			return ce
 		}
-		if len(strs) < 3 || strs[0] != "ok" || len(strs)%2 != 1 {
+		if len(strs) < 4 || strs[0] != "ok" || len(strs)%2 != 0 {
 			return fmt.Errorf("commit script answered %q", strs)
 		}
 		seq, err1 := strconv.ParseUint(strs[1], 10, 64)
 		exp, err2 := strconv.Atoi(strs[2])
-		if err = errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("commit script answered %q: %w", strs[:3], err)
+		num, err3 := strconv.ParseUint(strs[3], 10, 64)
+		if err = errors.Join(err1, err2, err3); err != nil {
+			return fmt.Errorf("commit script answered %q: %w", strs[:4], err)
 		}
-		out = Committed{FirstSeq: seq, Expired: exp, Rules: map[string][]byte{}}
-		for i := 3; i+1 < len(strs); i += 2 {
+		out = Committed{FirstSeq: seq, Expired: exp, Number: num, Rules: map[string][]byte{}}
+		for i := 4; i+1 < len(strs); i += 2 {
 			v, err := fromServer([]byte(strs[i]), strs[i+1])
 			if err != nil {
 				return err

@@ -14,7 +14,8 @@
 --   expire:    key, before
 --   alerts:    document
 -- Times are 8 bytes, big-endian, sign bit flipped: compared byte by byte.
--- Returns {"ok", first alert seq, expired, merged rule field, value, ...}
+-- Returns {"ok", first alert seq, expired, commit number, merged rule
+-- field, value, ...}
 -- or {"conflict", "1" if a rule's coverage moved else "0", key, ...}.
 
 local p = ARGV[1]
@@ -148,6 +149,7 @@ if n[9] > 0 then
   redis.call('INCRBY', p .. 'ocount', n[9])
   redis.call('INCRBY', p .. 'obytes', size)
 end
-local out = {'ok', tostring(first), tostring(expired)}
+local commit = redis.call('INCR', p .. 'commits')
+local out = {'ok', tostring(first), tostring(expired), tostring(commit)}
 for i = 1, #merged do out[#out + 1] = merged[i] end
 return out

@@ -327,6 +327,10 @@ type Batch struct {
 	buf, key  []byte // scratch
 	err       error  // the store is out of service
 	Counters  Counters
+	// CommitNumber is the shared store's number of this batch's commit, once
+	// committed (Committed.Number): 0 on the embedded store, or when
+	// nothing was written.
+	CommitNumber uint64
 	// prefetched are tuple records a shared store returned for the
 	// batch's cache misses in one round trip (nil: absent).
 	prefetched map[entryKey][]byte
@@ -725,6 +729,7 @@ func (b *Batch) commitShared() error {
 		return fmt.Errorf("state: commit: %w", err)
 	}
 	s.commits++
+	b.CommitNumber = done.Number
 	var bytes int64
 	for _, doc := range b.alerts {
 		bytes += int64(len(doc))

@@ -164,4 +164,7 @@ type Committed struct {
 	FirstSeq uint64            // sequence number of the first alert
 	Rules    map[string][]byte // the merged rule records, by key
 	Expired  int               // tuples deleted by Expire
+	// Number orders the commits of all processes: decisions are those of
+	// the batches run one after the other in this order.
+	Number uint64
 }
