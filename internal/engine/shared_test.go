@@ -2,9 +2,9 @@ package engine
 
 import (
 	"cmp"
-	"math"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -340,7 +340,6 @@ func TestSharedServerRestart(t *testing.T) {
 	}
 	t.Logf("%d batches failed while the server was down; %d alerts", failed, len(got))
 }
-
 
 // conflicting is a shared store whose commits always meet a conflict.
 type conflicting struct {
