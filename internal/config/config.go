@@ -59,6 +59,8 @@ type Key struct {
 	Required bool
 	// Secret: the value never appears in a message.
 	Secret bool
+	// Redact, when set, is how a message shows the value.
+	Redact func(string) string
 	// Help says what the key does and what it accepts, in Markdown: it is
 	// the README's text.
 	Help string
@@ -140,7 +142,7 @@ var keys = []Key{
 			}
 			return errors.New("want pebble or redis")
 		}},
-	{Name: "redis_address",
+	{Name: "redis_address", Redact: seen.RedactAddress,
 		Help: "the shared state's server, with `state_backend redis`: `redis://host:6379/0`, `rediss://host:6380/0` (TLS), or `unix:///path/redis.sock` (`?db=N`); a user name may come before `@`, never a password",
 		set: func(b *build, v string) error {
 			if _, _, _, _, err := seen.ParseRedisAddress(v); err != nil {
@@ -360,9 +362,12 @@ func FromLookup(p Program, get func(key string) string) (Config, error) {
 			continue
 		}
 		if err := k.set(&b, v); err != nil {
-			if k.Secret {
+			switch {
+			case k.Secret:
 				errs = append(errs, fmt.Errorf("config: %s: %w", k.Name, err))
-			} else {
+			case k.Redact != nil:
+				errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, k.Redact(v), err))
+			default:
 				errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, v, err))
 			}
 		}

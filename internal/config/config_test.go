@@ -92,7 +92,7 @@ func TestFromMap(t *testing.T) {
 		{"redis password file missing", map[string]string{"redis_password": "file:/nonexistent/pw"}, nil, "config: redis_password: password file: open /nonexistent/pw"},
 		{"unknown state backend", map[string]string{"state_backend": "etcd"}, nil, `state_backend = "etcd": want pebble or redis`},
 		{"redis address of an unknown scheme", map[string]string{"redis_address": "http://cache:6379"}, nil, `unknown scheme "http"`},
-		{"redis address with a password", map[string]string{"redis_address": "redis://:hunter2@cache:6379"}, nil, "set redis_password instead"},
+		{"redis address with a password", map[string]string{"redis_address": "redis://:hunter2@cache:6379"}, nil, `redis_address = "redis://:xxxxx@cache:6379": a password in the address: set redis_password instead`},
 		{"redis address with a bad database", map[string]string{"redis_address": "redis://cache:6379/x"}, nil, `database "x"`},
 		{"redis address unix", map[string]string{"redis_address": "unix:///run/redis.sock?db=3"}, func(c Config) bool {
 			return c.Engine.Redis.Address == "unix:///run/redis.sock?db=3"

@@ -185,13 +185,26 @@ func ParseRedisAddress(addr string) (dial string, db int, tlsOn bool, user strin
 	return "", 0, false, "", fmt.Errorf("unknown scheme %q: want redis://, rediss:// or unix://", u.Scheme)
 }
 
+// RedactAddress is an address as messages show it: a password in it
+// (which ParseRedisAddress refuses) replaced by "xxxxx".
+func RedactAddress(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil || u.User == nil {
+		if err != nil && strings.Contains(addr, "@") {
+			return "(an address that is no URL)"
+		}
+		return addr
+	}
+	return u.Redacted()
+}
+
 // OpenRedis connects to a shared state. A wrong password, a server that
 // does not speak the protocol or run scripts, or a key prefix holding
 // another layout is an error naming the address and the cause.
 func OpenRedis(o RedisOptions) (Store, error) {
 	dial, db, tlsOn, user, err := ParseRedisAddress(o.Address)
 	if err != nil {
-		return nil, fmt.Errorf("state redis %q: %w", o.Address, err)
+		return nil, fmt.Errorf("state redis %q: %w", RedactAddress(o.Address), err)
 	}
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("state redis %s: "+format, append([]any{o.Address}, a...)...)

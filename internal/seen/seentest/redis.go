@@ -1,10 +1,15 @@
 package seentest
 
 import (
+	"context"
+	"crypto/tls"
+	"net"
+
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/redis/rueidis"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,4 +167,47 @@ func RedisBackend(srv *RedisServer) Backend {
 func Prefix(dir string) string {
 	h := sha256.Sum256([]byte(dir))
 	return fmt.Sprintf("nt-%s", hex.EncodeToString(h[:6]))
+}
+
+// Client is a plain client of the server, for tests that look at its
+// keys; closed at the test's end.
+func (r *RedisServer) Client(t testing.TB, password string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.Sock}, Password: password, DisableCache: true, ForceSingleClient: true,
+		DialCtxFn: func(ctx context.Context, path string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", path)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// SetRaw sets a key on the server as it is.
+func SetRaw(t testing.TB, r *RedisServer, password, key, val string) {
+	t.Helper()
+	c := r.Client(t, password)
+	if err := c.Do(context.Background(), c.B().Set().Key(key).Value(val).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TTLs are the keys with the prefix and their time to live in ms (-1:
+// none).
+func TTLs(t testing.TB, r *RedisServer, password, prefix string) map[string]int64 {
+	t.Helper()
+	c := r.Client(t, password)
+	ctx := context.Background()
+	keys, err := c.Do(ctx, c.B().Keys().Pattern(prefix+"*").Build()).AsStrSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, k := range keys {
+		if out[k], err = c.Do(ctx, c.B().Pttl().Key(k).Build()).AsInt64(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
