@@ -10,7 +10,7 @@ import (
 // The embedded store passes the suite every Store must pass.
 func TestStoreConformance(t *testing.T) {
 	n := seentest.Run(t, seentest.Backend{Name: "pebble", Open: func(t testing.TB, dir string) seen.Store {
-		st, err := seen.OpenPebble(dir)
+		st, err := seen.OpenPebble(dir, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

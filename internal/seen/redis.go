@@ -646,27 +646,31 @@ func (s *redisStore) ScanFrom(prefix, start []byte, fn func(key, val []byte) boo
 	if end != nil && bytes.Compare(lower, end) >= 0 {
 		return nil
 	}
+	// Tuples are gathered only when the scan reaches them: a scan that
+	// stops before (the state's format marker, a rule record) reads none.
 	var tuples [][2][]byte
-	if mayHoldTuples(prefix) {
-		err := s.scanTuples(prefix, func(k, v []byte) bool {
-			if bytes.Compare(k, lower) >= 0 {
-				tuples = append(tuples, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+	gathered := !mayHoldTuples(prefix)
+	emitTuples := func(below []byte) (bool, error) { // tuples before below (nil: all)
+		if !gathered && (below == nil || below[0] >= prefixTuple) {
+			gathered = true
+			err := s.scanTuples(prefix, func(k, v []byte) bool {
+				if bytes.Compare(k, lower) >= 0 {
+					tuples = append(tuples, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+				}
+				return true
+			})
+			if err != nil {
+				return false, err
 			}
-			return true
-		})
-		if err != nil {
-			return err
+			slices.SortFunc(tuples, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
 		}
-		slices.SortFunc(tuples, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
-	}
-	emitTuples := func(below []byte) bool { // tuples before below (nil: all)
 		for len(tuples) > 0 && (below == nil || bytes.Compare(tuples[0][0], below) < 0) {
 			if !fn(tuples[0][0], tuples[0][1]) {
-				return false
+				return false, nil
 			}
 			tuples = tuples[1:]
 		}
-		return true
+		return true, nil
 	}
 	from := "[" + string(lower)
 	to := "+"
@@ -699,13 +703,14 @@ func (s *redisStore) ScanFrom(prefix, start []byte, fn func(key, val []byte) boo
 			return err
 		}
 		for _, kv := range page {
-			if !emitTuples(kv[0]) || !fn(kv[0], kv[1]) {
-				return nil
+			more, err := emitTuples(kv[0])
+			if err != nil || !more || !fn(kv[0], kv[1]) {
+				return err
 			}
 		}
 		if len(page) < scanPage {
-			emitTuples(nil)
-			return nil
+			_, err := emitTuples(nil)
+			return err
 		}
 		from = "(" + string(page[len(page)-1][0])
 	}
