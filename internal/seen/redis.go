@@ -54,6 +54,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -135,6 +136,8 @@ type redisStore struct {
 	log     logx.Func
 
 	windows sync.Map // rule hash -> window, for the TTL of plain writes
+
+	calls atomic.Int64 // calls to the server (RoundTrips)
 
 	mu      sync.Mutex
 	retryAt time.Time     // no call before it: backoff after a failure
@@ -302,6 +305,7 @@ func (s *redisStore) do(fn func(ctx context.Context) error) error {
 		return fmt.Errorf("state redis %s: %w: unreachable, tried again in %s: %v", s.addr, ErrFailed, wait.Round(time.Millisecond), err)
 	}
 	s.mu.Unlock()
+	s.calls.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	err := fn(ctx)
 	cancel()
@@ -846,6 +850,9 @@ func (s *redisStore) Close() error {
 	s.c.Close()
 	return nil
 }
+
+// RoundTrips counts the calls made to the server (benchmarks).
+func (s *redisStore) RoundTrips() int64 { return s.calls.Load() }
 
 // MemoryUsage is the server's count of bytes for one tuple key (MEMORY
 // USAGE), for the figures in the README.

@@ -42,18 +42,34 @@ local function set(k, v, ttl)
   end
 end
 
+-- The records of the created and refreshed tuples, read with MGET (one
+-- call per 1,000 keys: each redis.call from a script costs some
+-- microseconds of its own, more than a GET).
+local keys, olds = {}, {}
+local a = 11
+for c = 1, n[1] do keys[#keys + 1] = ARGV[a]; a = a + 5 end
+for c = 1, n[2] do keys[#keys + 1] = ARGV[a]; a = a + 5 end
+for i = 1, #keys, 1000 do
+  local part = redis.call('MGET', unpack(keys, i, math.min(i + 999, #keys)))
+  for j = 1, #part do olds[i + j - 1] = part[j] end
+end
+
 -- Conditions: a tuple decided new is still new on the server (no record,
 -- or last_seen before the event's time minus the window); a learning
 -- decision also needs the rule's earliest event after that.
-local conflicts, rules = {}, '0'
-local a = 11
+local conflicts, rules, ruleRecs = {}, '0', {}
+a = 11
 for c = 1, n[1] do
   local k, before, rule = ARGV[a], ARGV[a + 2], ARGV[a + 3]
-  local v = redis.call('GET', k)
+  local v = olds[c]
   if v and cmp8(string.sub(v, 9, 16), before) >= 0 then
     conflicts[#conflicts + 1] = k
   elseif rule ~= '' then
-    local r = redis.call('HGET', kv, rule)
+    local r = ruleRecs[rule]
+    if r == nil then
+      r = redis.call('HGET', kv, rule)
+      ruleRecs[rule] = r
+    end
     if r and cmp8(string.sub(r, 1, 8), before) <= 0 then
       conflicts[#conflicts + 1] = k
       rules = '1'
@@ -74,7 +90,7 @@ for c = 1, n[1] do
 end
 for c = 1, n[2] do
   local k, f, l, v, ttl = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local old = redis.call('GET', k)
+  local old = olds[n[1] + c]
   if old then
     local of, ol = string.sub(old, 1, 8), string.sub(old, 9, 16)
     if f ~= '' and cmp8(f, of) < 0 then of = f end

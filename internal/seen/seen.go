@@ -284,6 +284,9 @@ func bytesToU64(b []byte) uint64 {
 	return x
 }
 
+// Store is the store under the state.
+func (s *State) Store() Store { return s.store }
+
 // Close stops background work and closes the store.
 func (s *State) Close() error {
 	if s.stop != nil {
