@@ -1,3 +1,4 @@
+#!lua
 -- One commit of the seen state on a shared server (redis.go), atomic:
 -- first every condition, then, only if all hold, every write.
 --
@@ -14,6 +15,9 @@
 --   expire:    key, before
 --   alerts:    document
 -- Times are 8 bytes, big-endian, sign bit flipped: compared byte by byte.
+-- The shebang (Redis 7, Valkey 7) has the server refuse the script up
+-- front when it is out of memory (maxmemory with noeviction), rather
+-- than at its first write; all reads come before any write anyway.
 -- Returns {"ok", first alert seq, expired, commit number, merged rule
 -- field, value, ...}
 -- or {"conflict", "1" if a rule's coverage moved else "0", key, ...}.
