@@ -25,7 +25,7 @@ func openBench(b *testing.B, dir string, srv *seentest.RedisServer) *seen.State 
 	b.Helper()
 	o := seen.Options{Dir: dir, CompactInterval: -1, ReleaseCMemory: releaseCMemory}
 	if srv != nil {
-		st, err := seen.OpenRedis(seen.RedisOptions{Address: srv.Addr(), KeyPrefix: "bench"})
+		st, err := seen.OpenRedis(seen.RedisOptions{Address: srv.Addr(), KeyPrefix: "bench", Timeout: time.Minute}) // the load's commits are of 10,000 tuples
 		if err != nil {
 			b.Fatal(err)
 		}
