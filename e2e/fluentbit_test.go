@@ -237,6 +237,9 @@ type options struct {
 	receiver bool
 	// state is the plugin's state_dir (default: state/ in the pipeline).
 	state string
+	// redis, when set, is a shared state's server (state_backend redis),
+	// under the key prefix redisPrefix.
+	redis, redisPrefix string
 }
 
 // pipeline is one Fluent Bit's configuration and files, all in one
@@ -351,6 +354,9 @@ func (p *pipeline) config() string {
 		}
 		if o.workers > 0 {
 			nt = append(nt, "workers", fmt.Sprint(o.workers))
+		}
+		if o.redis != "" {
+			nt = append(nt, "state_backend", "redis", "redis_address", o.redis, "redis_key_prefix", o.redisPrefix)
 		}
 		section("OUTPUT", nt...)
 	}

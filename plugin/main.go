@@ -127,8 +127,12 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		go in.releaseIdle(ctx, cfg.Engine.MaxLateness)
 	}
 	n, _ := in.eng.State().OutboxSize()
+	state := cfg.Engine.StateDir
+	if cfg.Engine.StateBackend == engine.BackendRedis {
+		state = fmt.Sprintf("shared on %s (prefix %s)", seen.RedactAddress(cfg.Engine.Redis.Address), cfg.Engine.Redis.KeyPrefix)
+	}
 	in.logf(C.NT_LOG_INFO, "%d rules, state %s, alerts to %s as %s (%d waiting from before)",
-		len(in.eng.Rules().Rules()), cfg.Engine.StateDir, cfg.Forward.Address, cfg.Forward.Tag, n)
+		len(in.eng.Rules().Rules()), state, cfg.Forward.Address, cfg.Forward.Tag, n)
 	output.FLBPluginSetContext(plugin, in)
 	return output.FLB_OK
 }

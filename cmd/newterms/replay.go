@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/debug"
 	"time"
@@ -26,13 +27,15 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	rulesPath := fl.String("rules", "", "rule files or directories, comma separated (required)")
 	asnPath := fl.String("asn-db", "", "ASN database for source.as.*")
-	stateDir := fl.String("state", "", "state directory to use and keep (default: a temporary one)")
+	stateDir := fl.String("state", "", "state directory to use and keep (default: a temporary one), or a shared state's server (redis://host:6379/0, rediss://, unix:///path)")
+	password := keyFlag(fl, "redis-password", "redis_password")
+	prefix := keyFlag(fl, "redis-key-prefix", "redis_key_prefix")
 	learnOnly := fl.Bool("learn-only", false, "record tuples and coverage without alerting (backfill a baseline)")
 	learning := keyFlag(fl, "learning", "learning")
 	output := fl.String("output", "-", "file for the alerts, NDJSON")
 	maxSize := keyFlag(fl, "max-record-size", "max_record_size")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR] [--learn-only] [--learning on|off] [--max-record-size N] [--output FILE] [FILE|DIR|-]...")
+		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR|URL [--redis-password P] [--redis-key-prefix P]] [--learn-only] [--learning on|off] [--max-record-size N] [--output FILE] [FILE|DIR|-]...")
 		fmt.Fprintln(stderr, "Runs the detection over CloudTrail files (any envelope, .gz, directories) and writes alerts as NDJSON.")
 		fl.PrintDefaults()
 	}
@@ -43,14 +46,15 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return 2
 	}
-	conf, err := config.FromMap(config.CLI, map[string]string{"rules": *rulesPath, "asn_database": *asnPath,
-		"state_dir": *stateDir, "learning": *learning, "max_record_size": *maxSize})
+	keys := map[string]string{"rules": *rulesPath, "asn_database": *asnPath, "learning": *learning, "max_record_size": *maxSize}
+	maps.Copy(keys, stateKeys(*stateDir, *password, *prefix))
+	conf, err := config.FromMap(config.CLI, keys)
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
 		return 2
 	}
 	cfg := conf.Engine
-	if cfg.StateDir == "" {
+	if cfg.StateDir == "" && cfg.StateBackend != engine.BackendRedis {
 		tmp, err := os.MkdirTemp("", "newterms-replay-")
 		if err != nil {
 			fmt.Fprintf(stderr, "newterms replay: %v\n", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/newterms/newterms/internal/seen"
+	"github.com/newterms/newterms/internal/seen/seentest"
 )
 
 var (
@@ -19,14 +21,25 @@ var (
 	t0        = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 )
 
-func openBench(b *testing.B, dir string) *seen.State {
+func openBench(b *testing.B, dir string, srv *seentest.RedisServer) *seen.State {
 	b.Helper()
-	s, err := seen.Open(seen.Options{Dir: dir, CompactInterval: -1, ReleaseCMemory: releaseCMemory})
+	o := seen.Options{Dir: dir, CompactInterval: -1, ReleaseCMemory: releaseCMemory}
+	if srv != nil {
+		st, err := seen.OpenRedis(seen.RedisOptions{Address: srv.Addr(), KeyPrefix: "bench", Timeout: time.Minute}) // the load's commits are of 10,000 tuples
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.Store = st
+	}
+	s, err := seen.Open(o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return s
 }
+
+// roundTrips counts a shared store's calls to its server.
+type roundTrips interface{ RoundTrips() int64 }
 
 // BenchmarkState measures the seen state at scale as the programs run it,
 // with their ReleaseCMemory (cgo stays out of internal/, so this lives
@@ -41,6 +54,11 @@ func openBench(b *testing.B, dir string) *seen.State {
 // one: when it is absent, it is loaded and kept (a copy of it then spares
 // the next run the load; runs change the state they use). The Go heap is
 // limited as the plugin limits it (HeapShare).
+//
+// NEWTERMS_BENCH_BACKEND=redis runs it on a shared state instead: a
+// redis-server of the benchmark's own (appendonly, appendfsync
+// everysec), on a unix socket; it also reports the server's memory per
+// tuple and the calls to the server per batch.
 func BenchmarkState(b *testing.B) {
 	n, warmBatches := 1_000_000, 1_000
 	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_TUPLES")); err == nil && v > 0 {
@@ -56,7 +74,30 @@ func BenchmarkState(b *testing.B) {
 	}
 	_, err := os.Stat(dir)
 	loaded := err == nil
-	s := openBench(b, dir)
+	var srv *seentest.RedisServer
+	if os.Getenv("NEWTERMS_BENCH_BACKEND") == "redis" {
+		srv = seentest.StartRedis(b, "--appendfsync", "everysec")
+		loaded = false
+	}
+	memory := func() int64 { // the server's used_memory
+		if srv == nil {
+			return 0
+		}
+		c := srv.Client(b, "")
+		info, err := c.Do(context.Background(), c.B().Info().Section("memory").Build()).ToString()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+	mem0 := memory()
+	s := openBench(b, dir, srv)
 	tupleOf := func(i int) []string {
 		return []string{"arn:aws:iam::111122223333:role/r" + strconv.Itoa(i), strconv.Itoa(i % 65000)}
 	}
@@ -77,8 +118,12 @@ func BenchmarkState(b *testing.B) {
 	load := time.Since(start)
 	s.Close()
 	size := dirSize(dir)
+	if srv != nil {
+		size = memory() - mem0
+		b.Logf("server memory: %.1f bytes a tuple (used_memory %d bytes more after the load)", float64(size)/float64(n), size)
+	}
 	start = time.Now()
-	s = openBench(b, dir)
+	s = openBench(b, dir, srv)
 	batch := s.Begin(false)
 	if d, err := batch.Check(benchRule, tupleOf(n/2), t0.Add(time.Duration(n)*time.Millisecond), "e"); err != nil || d != seen.Known {
 		b.Fatalf("first check after reopen: %v %v", d, err)
@@ -87,28 +132,54 @@ func BenchmarkState(b *testing.B) {
 	reopen := time.Since(start)
 	b.Logf("%d tuples: load %s (%.0f tuples/s), %.1f MiB on disk, reopen to first check %s, RSS %.0f MiB",
 		n, load.Round(time.Millisecond), float64(n)/load.Seconds(), float64(size)/(1<<20), reopen.Round(time.Millisecond), procMiB("VmRSS"))
+	if srv != nil {
+		b.Logf("(on disk: the server's used_memory)")
+	}
 	defer s.Close()
 
 	mixed := func(b *testing.B, pick func(*rand.Rand) int) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		fresh := n
 		at := t0.Add(time.Duration(n) * time.Millisecond)
-		checks, hits, reads := 0, 0, 0
+		checks, hits, reads, batches := 0, 0, 0, 0
+		// Where a batch's time goes: reading the misses, checking, committing.
+		var prefetchT, checkT, commitT time.Duration
+		tuples := make([][]string, 1000)
 		batch := func() {
 			batch := s.Begin(false)
-			for range 1000 {
-				var tu []string
+			for i := range tuples {
 				if rng.IntN(100) < 5 {
-					tu = tupleOf(fresh)
+					tuples[i] = tupleOf(fresh)
 					fresh++
 				} else {
-					tu = tupleOf(pick(rng))
+					tuples[i] = tupleOf(pick(rng))
 				}
+			}
+			// As the engine does: a shared state reads the batch's cache
+			// misses at once (a no-op on the embedded store).
+			tp := time.Now()
+			err := batch.Prefetch(func(yield func(string, []string) bool) {
+				for _, tu := range tuples {
+					if !yield(benchRule.Key, tu) {
+						return
+					}
+				}
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			prefetchT += time.Since(tp)
+			tc := time.Now()
+			for _, tu := range tuples {
 				if _, err := batch.Check(benchRule, tu, at, "e"); err != nil {
 					b.Fatal(err)
 				}
 				checks++
 			}
+			batches++
+			checkT += time.Since(tc)
+			tc = time.Now()
+			defer func() { commitT += time.Since(tc) }()
 			hits += batch.Counters.CacheHits
 			reads += batch.Counters.StoreReads
 			if err := batch.Commit(); err != nil {
@@ -118,12 +189,26 @@ func BenchmarkState(b *testing.B) {
 		for range warmBatches {
 			batch()
 		}
-		checks, hits, reads = 0, 0, 0
+		checks, hits, reads, batches = 0, 0, 0, 0
+		prefetchT, checkT, commitT = 0, 0, 0
+		defer func() {
+			n := time.Duration(max(batches, 1))
+			b.Logf("per batch: prefetch %s, checks %s, commit %s", prefetchT/n, checkT/n, commitT/n)
+		}()
+		var calls0 int64
+		rt, shared := s.Store().(roundTrips)
+		if shared {
+			calls0 = rt.RoundTrips()
+		}
 		b.ResetTimer()
 		for b.Loop() {
 			batch()
 		}
 		b.ReportMetric(float64(checks)/b.Elapsed().Seconds(), "checks/s")
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(batches), "µs/batch")
+		if shared {
+			b.ReportMetric(float64(rt.RoundTrips()-calls0)/float64(batches), "round-trips/batch")
+		}
 		b.ReportMetric(float64(hits)/float64(hits+reads), "hit-ratio")
 		b.ReportMetric(procMiB("VmRSS"), "RSS-MiB")
 		b.ReportMetric(procMiB("VmHWM"), "peak-RSS-MiB")

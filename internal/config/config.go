@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/forward"
 	"github.com/newterms/newterms/internal/rules"
+	"github.com/newterms/newterms/internal/seen"
 )
 
 // Config is the validated configuration of one plugin instance or CLI run.
@@ -55,6 +57,10 @@ type Key struct {
 	// Required: the plugin cannot start without it (the CLI supplies its
 	// own or has no use for it).
 	Required bool
+	// Secret: the value never appears in a message.
+	Secret bool
+	// Redact, when set, is how a message shows the value.
+	Redact func(string) string
 	// Help says what the key does and what it accepts, in Markdown: it is
 	// the README's text.
 	Help string
@@ -123,9 +129,54 @@ var keys = []Key{
 	{Name: "rule_fields", set: ruleKey("rule_fields"), Help: "the inline rule's 1 to 3 `new_terms` fields, comma separated"},
 	{Name: "rule_window", set: ruleKey("rule_window"), Help: "the inline rule's history window, e.g. `now-10d` (units `s`, `m`, `h`, `d`, `w`)"},
 	{Name: "rule_id", set: ruleKey("rule_id"), Help: "the inline rule's id; unset, one is derived from `rule_name`"},
-	{Name: "state_dir", Required: true,
-		Help: "directory of the seen state and the alert outbox; created 0700; one instance per directory",
+	{Name: "state_dir",
+		Help: "directory of the seen state and the alert outbox; created 0700; one instance per directory. Required with `state_backend pebble`",
 		set:  func(b *build, v string) error { b.Engine.StateDir = v; return nil }},
+	{Name: "state_backend", Default: engine.BackendPebble,
+		Help: "`pebble`: the seen state and outbox are embedded, under `state_dir`; `redis`: shared with other nodes on a Redis 7 or Valkey 7/8 server at `redis_address` (see Scaling out)",
+		set: func(b *build, v string) error {
+			switch v = strings.ToLower(v); v {
+			case engine.BackendPebble, engine.BackendRedis:
+				b.Engine.StateBackend = v
+				return nil
+			}
+			return errors.New("want pebble or redis")
+		}},
+	{Name: "redis_address", Redact: seen.RedactAddress,
+		Help: "the shared state's server, with `state_backend redis`: `redis://host:6379/0`, `rediss://host:6380/0` (TLS), or `unix:///path/redis.sock` (`?db=N`); a user name may come before `@`, never a password",
+		set: func(b *build, v string) error {
+			if _, _, _, _, err := seen.ParseRedisAddress(v); err != nil {
+				return err
+			}
+			b.Engine.Redis.Address = v
+			return nil
+		}},
+	{Name: "redis_password", Secret: true,
+		Help: "the server's password (AUTH): the password itself, `env:NAME` to read it from an environment variable, or `file:/path` from a file (its first line); never logged",
+		set: func(b *build, v string) error {
+			p, err := secret(v)
+			b.Engine.Redis.Password = p
+			return err
+		}},
+	{Name: "redis_key_prefix", Default: seen.DefaultKeyPrefix,
+		Help: "names the shared state on the server: every key is `{prefix}:...` (one hash slot on a cluster); nodes that share a state use the same prefix",
+		set: func(b *build, v string) error {
+			if strings.ContainsAny(v, "{} \t") {
+				return errors.New("no braces or spaces")
+			}
+			b.Engine.Redis.KeyPrefix = v
+			return nil
+		}},
+	{Name: "redis_timeout", Default: durText(seen.DefaultRedisTimeout),
+		Help: fmt.Sprintf("bounds each call to the server, %s to %s; a batch whose call fails or times out is retried (`FLB_RETRY`), nothing of it applied", durText(minRedisTimeout), durText(maxRedisTimeout)),
+		set: func(b *build, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < minRedisTimeout || d > maxRedisTimeout {
+				return fmt.Errorf("want a duration from %s to %s", minRedisTimeout, maxRedisTimeout)
+			}
+			b.Engine.Redis.Timeout = d
+			return nil
+		}},
 	{Name: "cache_size", Default: "64m",
 		Help: fmt.Sprintf("hot cache of seen tuples in bytes (`k`, `m`, `g`), at least `%s`; the plugin limits its Go heap to the sum of its instances' `cache_size` + 24 MiB each, unless `GOMEMLIMIT` is set", sizeText(engine.MinCacheSize)),
 		set: func(b *build, v string) (err error) {
@@ -197,6 +248,40 @@ var keys = []Key{
 			return nil
 		}},
 }
+
+// The bounds of redis_timeout.
+const (
+	minRedisTimeout = 100 * time.Millisecond
+	maxRedisTimeout = time.Minute
+)
+
+// secret reads a password: env:NAME, file:/path (its first line), or the
+// value itself. Errors name the variable or file, never a value.
+func secret(v string) (string, error) {
+	switch {
+	case strings.HasPrefix(v, "env:"):
+		name := strings.TrimPrefix(v, "env:")
+		p, ok := os.LookupEnv(name)
+		if !ok || p == "" {
+			return "", fmt.Errorf("environment variable %s is unset or empty", name)
+		}
+		return p, nil
+	case strings.HasPrefix(v, "file:"):
+		path := strings.TrimPrefix(v, "file:")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("password file: %w", err)
+		}
+		p, _, _ := strings.Cut(string(b), "\n")
+		if p = strings.TrimRight(p, "\r"); p == "" {
+			return "", fmt.Errorf("password file %s: its first line is empty", path)
+		}
+		return p, nil
+	}
+	return v, nil
+}
+
+func keyText(name string) string { k, _ := Lookup(name); return k.Text() }
 
 // inlineKeys are the keys of the inline rule; all but rule_id are needed.
 var inlineKeys = []string{"rule_name", "rule_query", "rule_fields", "rule_window"}
@@ -277,7 +362,22 @@ func FromLookup(p Program, get func(key string) string) (Config, error) {
 			continue
 		}
 		if err := k.set(&b, v); err != nil {
-			errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, v, err))
+			switch {
+			case k.Secret:
+				errs = append(errs, fmt.Errorf("config: %s: %w", k.Name, err))
+			case k.Redact != nil:
+				errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, k.Redact(v), err))
+			default:
+				errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, v, err))
+			}
+		}
+	}
+	if p == Plugin {
+		switch {
+		case b.Engine.StateBackend == engine.BackendRedis && b.Engine.Redis.Address == "":
+			errs = append(errs, errors.New("config: redis_address is missing: state_backend redis needs the server's address"))
+		case b.Engine.StateBackend != engine.BackendRedis && b.Engine.StateDir == "":
+			errs = append(errs, fmt.Errorf("config: state_dir is missing: set it to the %s", strings.TrimSuffix(keyText("state_dir"), ". Required with state_backend pebble")))
 		}
 	}
 	errs = append(errs, b.inline()...)

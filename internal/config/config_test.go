@@ -73,6 +73,32 @@ func TestFromMap(t *testing.T) {
 		{"inline rule incomplete", map[string]string{"rule_name": "OIDC"}, nil, "rule_query is missing"},
 		{"inline rule bad query", map[string]string{"rule_name": "x", "rule_query": "event.action: (", "rule_fields": "user.id", "rule_window": "1d"},
 			nil, "inline rule (rule_*): query: 1:16"},
+		{"redis backend", map[string]string{"state_backend": "Redis", "redis_address": "redis://cache.internal:6380/2",
+			"redis_key_prefix": "prod", "redis_timeout": "500ms", "redis_password": "s3cret"}, func(c Config) bool {
+			r := c.Engine.Redis
+			return c.Engine.StateBackend == engine.BackendRedis && r.Address == "redis://cache.internal:6380/2" && r.KeyPrefix == "prod" &&
+				r.Timeout == 500*time.Millisecond && r.Password == "s3cret"
+		}, ""},
+		{"redis defaults", nil, func(c Config) bool {
+			return c.Engine.StateBackend == engine.BackendPebble && c.Engine.Redis.KeyPrefix == seen.DefaultKeyPrefix && c.Engine.Redis.Timeout == seen.DefaultRedisTimeout
+		}, ""},
+		{"redis password from the environment", map[string]string{"redis_password": "env:NEWTERMS_TEST_REDIS_PW"}, func(c Config) bool {
+			return c.Engine.Redis.Password == "from-env"
+		}, ""},
+		{"redis password from a file", map[string]string{"redis_password": "file:testdata/redis-password"}, func(c Config) bool {
+			return c.Engine.Redis.Password == "from-file"
+		}, ""},
+		{"redis password from an unset variable", map[string]string{"redis_password": "env:NEWTERMS_TEST_UNSET"}, nil, "config: redis_password: environment variable NEWTERMS_TEST_UNSET is unset"},
+		{"redis password file missing", map[string]string{"redis_password": "file:/nonexistent/pw"}, nil, "config: redis_password: password file: open /nonexistent/pw"},
+		{"unknown state backend", map[string]string{"state_backend": "etcd"}, nil, `state_backend = "etcd": want pebble or redis`},
+		{"redis address of an unknown scheme", map[string]string{"redis_address": "http://cache:6379"}, nil, `unknown scheme "http"`},
+		{"redis address with a password", map[string]string{"redis_address": "redis://:hunter2@cache:6379"}, nil, `redis_address = "redis://:xxxxx@cache:6379": a password in the address: set redis_password instead`},
+		{"redis address with a bad database", map[string]string{"redis_address": "redis://cache:6379/x"}, nil, `database "x"`},
+		{"redis address unix", map[string]string{"redis_address": "unix:///run/redis.sock?db=3"}, func(c Config) bool {
+			return c.Engine.Redis.Address == "unix:///run/redis.sock?db=3"
+		}, ""},
+		{"redis timeout too short", map[string]string{"redis_timeout": "1ms"}, nil, "want a duration from 100ms to 1m0s"},
+		{"redis key prefix with a brace", map[string]string{"redis_key_prefix": "a{b"}, nil, "no braces"},
 		{"engine keys", map[string]string{"state_dir": "/var/lib/newterms", "cache_size": "128m", "learning": "off",
 			"alert_tag": "alert.{severity}.{rule_id}", "include_original": "on", "max_tuples": "10"}, func(c Config) bool {
 			return c.Engine.StateDir == "/var/lib/newterms" && c.Engine.CacheSize == 128<<20 && !c.Engine.Learning && c.Forward.Tag == "alert.{severity}.{rule_id}" &&
@@ -94,6 +120,7 @@ func TestFromMap(t *testing.T) {
 		{"too small", map[string]string{"max_record_size": "10"}, nil, "at least 1k"},
 		{"empty keys", map[string]string{"record_key": ", ,"}, nil, "record_key"},
 	}
+	t.Setenv("NEWTERMS_TEST_REDIS_PW", "from-env")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := FromMap(Plugin, withRequired(c.in))
@@ -107,6 +134,25 @@ func TestFromMap(t *testing.T) {
 				t.Fatalf("got %+v, %v", got, err)
 			}
 		})
+	}
+}
+
+// A password never appears in a configuration error, even one about
+// another key; the plugin needs an address with the redis backend and a
+// state_dir with the embedded one.
+func TestRedisKeys(t *testing.T) {
+	_, err := FromMap(Plugin, map[string]string{"forward_address": "unix:///x.sock", "rules": "r", "state_backend": "redis",
+		"redis_password": "hunter2", "redis_timeout": "never"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "redis_address is missing") {
+		t.Errorf("error %v: want redis_address missing, and no password", err)
+	}
+	_, err = FromMap(Plugin, map[string]string{"forward_address": "unix:///x.sock", "rules": "r", "state_backend": "redis", "redis_address": "redis://h"})
+	if err != nil {
+		t.Errorf("redis without state_dir: %v", err)
+	}
+	_, err = FromMap(Plugin, map[string]string{"forward_address": "unix:///x.sock", "rules": "r"})
+	if err == nil || !strings.Contains(err.Error(), "state_dir is missing") {
+		t.Errorf("pebble without state_dir: %v", err)
 	}
 }
 

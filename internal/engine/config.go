@@ -31,8 +31,14 @@ type Config struct {
 	Rules []string
 	// Inline is the rule given by the rule_* keys, or nil.
 	Inline *rules.Rule
-	// StateDir holds the seen state and the alert outbox (state_dir).
+	// StateDir holds the seen state and the alert outbox (state_dir), for
+	// the embedded store.
 	StateDir string
+	// StateBackend is where the seen state lives (state_backend):
+	// BackendPebble ("" too) or BackendRedis.
+	StateBackend string
+	// Redis is the shared store's server (redis_*), for BackendRedis.
+	Redis RedisConfig
 	// CacheSize bounds the hot cache of seen tuples, in bytes
 	// (cache_size); 0: seen.DefaultCacheSize.
 	CacheSize int64
@@ -50,6 +56,20 @@ type Config struct {
 	// the newest of their rule are decided in event-time order; 0 decides
 	// in arrival order.
 	MaxLateness time.Duration
+}
+
+// The state backends.
+const (
+	BackendPebble = "pebble"
+	BackendRedis  = "redis"
+)
+
+// RedisConfig is the shared state's server.
+type RedisConfig struct {
+	Address   string        // redis_address
+	Password  string        // redis_password, resolved (never logged)
+	KeyPrefix string        // redis_key_prefix
+	Timeout   time.Duration // redis_timeout; 0: seen.DefaultRedisTimeout
 }
 
 // The bounds Validate holds the settings to. internal/config states them
@@ -77,8 +97,20 @@ const (
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("config: "+format, a...)) }
-	if c.StateDir == "" {
-		bad("state_dir is missing: the seen state needs a directory")
+	switch c.StateBackend {
+	case "", BackendPebble:
+		if c.StateDir == "" {
+			bad("state_dir is missing: the seen state needs a directory")
+		}
+	case BackendRedis:
+		if c.Redis.Address == "" {
+			bad("redis_address is missing: state_backend redis needs the server's address")
+		}
+		if c.MaxLateness != 0 {
+			bad("max_lateness = %s: needs state_backend pebble (a shared state cannot hold events for ordering)", c.MaxLateness)
+		}
+	default:
+		bad("state_backend = %q: want pebble or redis", c.StateBackend)
 	}
 	if slices.Contains(c.RecordKeys, "") {
 		bad("record_key = %q: want one or more key names", c.RecordKeys)

@@ -70,6 +70,7 @@ type worker struct {
 	checks []pending
 	alerts alert.Builder
 	docBuf []byte // the alert document being built
+	commit uint64 // the last batch's commit number (Result.Commit)
 }
 
 // New checks the settings, loads rules, opens the ASN database and the
@@ -115,9 +116,17 @@ func New(cfg Config, opts Options) (*Engine, error) {
 			}
 		}
 	}
+	store := opts.Store
+	if store == nil && cfg.StateBackend == BackendRedis {
+		if store, err = seen.OpenRedis(seen.RedisOptions{Address: cfg.Redis.Address, Password: cfg.Redis.Password,
+			KeyPrefix: cfg.Redis.KeyPrefix, Timeout: cfg.Redis.Timeout, Log: opts.Log}); err != nil {
+			e.asn.Close()
+			return nil, err
+		}
+	}
 	e.state, err = seen.Open(seen.Options{
 		Dir: cfg.StateDir, CacheSize: cfg.CacheSize, NoLearning: !cfg.Learning,
-		Granularity: opts.Granularity, Log: opts.Log, Store: opts.Store, MaxLateness: cfg.MaxLateness,
+		Granularity: opts.Granularity, Log: opts.Log, Store: store, MaxLateness: cfg.MaxLateness,
 		ReleaseCMemory: opts.ReleaseCMemory,
 	})
 	if err != nil {
@@ -146,6 +155,10 @@ type Record struct {
 // Result tells the caller (the plugin) what became of a batch.
 type Result struct {
 	Records, Events, Alerts int
+	// Commit orders the batches of all nodes on a shared state: their
+	// decisions are those of the batches run one after the other in this
+	// order (0: the embedded state, or a batch that wrote nothing).
+	Commit uint64
 	// Errors are the bad records, counted and skipped; they never fail
 	// the batch.
 	Errors []RecordError
@@ -213,14 +226,23 @@ func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
 
 	// A panic while deciding skips the record it came from, and the batch
 	// runs again without it: its state changes and alerts are never half
-	// committed, and the lock is released on every path.
-	for {
+	// committed, and the lock is released on every path. On a shared
+	// state, a commit that another node's write contradicts applied
+	// nothing: the batch decides again from fresh reads, a bounded number
+	// of times (each conflict means another node committed, so they end;
+	// past the bound the chunk is retried later).
+	for conflicts := 0; ; {
 		alerts, p, err := e.decide(w)
+		if errors.Is(err, seen.ErrConflict) && conflicts < MaxConflictRetries {
+			conflicts++
+			e.stats.conflicts.Add(1)
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}
 		if p == nil {
-			res.Alerts = alerts
+			res.Alerts, res.Commit = alerts, w.commit
 			break
 		}
 		e.stats.panics.Add(1)
@@ -255,7 +277,7 @@ func (e *Engine) decodeOne(w *worker, rec Record, fn func(*cloudtrail.Event)) (r
 // the state's lock. A panic aborts the batch and names the record whose
 // work it interrupted (w.cur).
 func (e *Engine) decide(w *worker) (alerts int, perr *PanicError, err error) {
-	w.cur = -1
+	w.cur, w.commit = -1, 0
 	b := e.state.Begin(e.opts.LearnOnly)
 	defer func() {
 		if v := recover(); v != nil {
@@ -281,6 +303,7 @@ func (e *Engine) decide(w *worker) (alerts int, perr *PanicError, err error) {
 		return 0, nil, err
 	}
 	e.stats.commit(time.Since(start))
+	w.commit = b.CommitNumber
 	// Counted after the commit: it decides the held events it releases.
 	e.stats.batch(&b.Counters)
 	return b.Counters.Novel, nil, nil
@@ -314,6 +337,10 @@ func (e *Engine) released(c seen.Counters, err error) (int, error) {
 	e.stats.alerts.Add(int64(c.Novel))
 	return c.Novel, nil
 }
+
+// MaxConflictRetries bounds how often one batch decides again after a
+// conflict on a shared state before it fails (FLB_RETRY).
+const MaxConflictRetries = 8
 
 // drop takes a record's tuples out of the batch.
 func (w *worker) drop(rec int) {
@@ -382,6 +409,17 @@ func (e *Engine) collect(w *worker, ev *cloudtrail.Event, rec, ordinal int) {
 // need an alert document: novel, or held as candidates (in a live batch).
 // held[j] tells which novel[j] is.
 func (e *Engine) check(w *worker, b *seen.Batch) (novel []int, held []bool, err error) {
+	// A shared state reads the cache misses of the whole batch at once.
+	err = b.Prefetch(func(yield func(string, []string) bool) {
+		for i := range w.checks {
+			if !yield(w.checks[i].rule.Key, w.checks[i].tuple) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 	for i := range w.checks {
 		c := &w.checks[i]
 		w.cur = c.rec
@@ -482,6 +520,7 @@ type stats struct {
 	insights, digests, notifications, control atomic.Int64
 	commits, commitNanos, commitMaxNanos      atomic.Int64
 	panics                                    atomic.Int64
+	conflicts                                 atomic.Int64
 	mu                                        sync.Mutex
 	parseErrors                               map[cloudtrail.ErrorKind]int64
 	matched                                   map[string]*atomic.Int64 // by rule key; fixed at init
@@ -545,6 +584,7 @@ type Counters struct {
 	Backfilled                int64
 	TupleOverflow, NoTime     int64
 	Panics                    int64 // records skipped because their work panicked
+	Conflicts                 int64 // batches decided again after a conflict on a shared state
 	Held                      int64 // events held for ordering (max_lateness), now
 	CacheHitRatio             float64
 	Commits                   int64
@@ -565,7 +605,7 @@ func (e *Engine) Stats() Counters {
 		Records: s.records.Load(), Events: s.events.Load(), Alerts: s.alerts.Load(), Prefiltered: s.prefiltered.Load(),
 		Insights: s.insights.Load(), Digests: s.digests.Load(), Notifications: s.notifications.Load(), Control: s.control.Load(),
 		TuplesChecked: s.checked.Load(), Novel: s.novel.Load(), SuppressedLearning: s.learning.Load(),
-		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(), Panics: s.panics.Load(),
+		Backfilled: s.backfilled.Load(), TupleOverflow: s.overflow.Load(), NoTime: s.noTime.Load(), Panics: s.panics.Load(), Conflicts: s.conflicts.Load(),
 		Commits: s.commits.Load(), CommitMax: time.Duration(s.commitMaxNanos.Load()),
 		ParseErrors: map[string]int64{},
 	}

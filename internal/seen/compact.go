@@ -37,7 +37,7 @@ func (s *State) compact(stop <-chan struct{}) (int, error) {
 	for _, r := range todo {
 		var expired [][]byte
 		stopped := false
-		err := s.store.Scan(tuplePrefix(r.rh), func(k, v []byte) bool {
+		err := s.scanAny(tuplePrefix(r.rh), func(k, v []byte) bool {
 			if _, last, err := decodeTimes(v); err == nil && last < r.before {
 				expired = append(expired, append([]byte(nil), k...))
 			}
@@ -73,6 +73,25 @@ func (s *State) compact(stop <-chan struct{}) (int, error) {
 func (s *State) expire(keys [][]byte, before int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.shared != nil {
+		// Another node may refresh a tuple at any time: the server deletes
+		// only what is still expired when the commit runs.
+		c := &Commit{}
+		for _, k := range keys {
+			c.Expire = append(c.Expire, Expire{Key: k, Before: before})
+		}
+		done, err := s.shared.Commit(c)
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range keys {
+			var ek entryKey
+			copy(ek[:], k)
+			s.cache.Del(cacheKey(ek))
+		}
+		s.cache.Wait()
+		return done.Expired, nil
+	}
 	var w Writes
 	for _, k := range keys {
 		v, found, err := s.store.Get(k)

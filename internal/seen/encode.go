@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/zeebo/xxh3"
 )
@@ -105,6 +106,14 @@ type entry struct {
 	eventID     string
 	tuple       []string
 	stored      []byte // the record as read from the store, if it was (not encoded)
+
+	// For a shared store's commit (see Created and Refreshed): decided
+	// new, with the condition's time; or which times a refresh moved.
+	created               bool
+	learning              bool
+	before                int64
+	window                time.Duration
+	movedFirst, movedLast bool
 }
 
 func (e *entry) encode(dst []byte) []byte {

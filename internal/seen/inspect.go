@@ -28,7 +28,7 @@ func (s *State) Stats() ([]RuleStats, error) {
 	for rh, r := range recs {
 		st := RuleStats{Key: r.key, Name: r.name, Window: time.Duration(r.window) * time.Millisecond,
 			Earliest: msTime(r.earliest), Newest: msTime(r.highWater), Covered: r.highWater-r.earliest >= r.window}
-		err := s.store.Scan(tuplePrefix(rh), func(_, v []byte) bool {
+		err := s.scanAny(tuplePrefix(rh), func(_, v []byte) bool {
 			first, last, err := decodeTimes(v)
 			if err != nil {
 				return true
@@ -82,7 +82,7 @@ func (s *State) List(rule string, fn func(Tuple) bool) error {
 		return fmt.Errorf("state: %q names %d rules: give the full rule key", rule, found)
 	}
 	var derr error
-	err := s.store.Scan(tuplePrefix(rh), func(_, v []byte) bool {
+	err := s.scanAny(tuplePrefix(rh), func(_, v []byte) bool {
 		e, err := decodeEntry(v)
 		if err != nil {
 			derr = err

@@ -22,6 +22,12 @@ func (s *State) Outbox(after uint64, max int) ([]Alert, error) {
 	if after == math.MaxUint64 {
 		return nil, nil
 	}
+	if s.shared != nil {
+		// One node at a time delivers the shared outbox.
+		if held, err := s.shared.Lease(); err != nil || !held {
+			return nil, err
+		}
+	}
 	var out []Alert
 	err := s.store.ScanFrom([]byte{prefixOutbox}, outboxKey(after+1), func(k, v []byte) bool {
 		out = append(out, Alert{Seq: bytesToU64(k[1:]), Doc: append([]byte(nil), v...)})
@@ -33,6 +39,17 @@ func (s *State) Outbox(after uint64, max int) ([]Alert, error) {
 // Delete removes delivered alerts from the outbox, durably.
 func (s *State) Delete(alerts []Alert) error {
 	if len(alerts) == 0 {
+		return nil
+	}
+	if s.shared != nil {
+		seqs := make([]uint64, len(alerts))
+		for i, a := range alerts {
+			seqs[i] = a.Seq
+		}
+		if err := s.shared.DeleteOutbox(seqs); err != nil {
+			return err
+		}
+		s.deleted(alerts)
 		return nil
 	}
 	var w Writes
@@ -104,7 +121,15 @@ func (s *State) ReclaimOutbox(ctx context.Context, through uint64) error {
 	return nil
 }
 
-// OutboxSize is the number of alerts waiting and their bytes.
+// OutboxSize is the number of alerts waiting and their bytes; for a
+// shared outbox, all nodes' (the last figures read, while the server
+// cannot answer).
 func (s *State) OutboxSize() (count, bytes int64) {
+	if s.shared != nil {
+		if n, b, err := s.shared.OutboxCounts(); err == nil {
+			s.outboxCount.Store(n)
+			s.outboxBytes.Store(b)
+		}
+	}
 	return s.outboxCount.Load(), s.outboxBytes.Load()
 }

@@ -434,3 +434,9 @@ func foreground() bool {
 		}
 	}
 }
+
+// OpenPebble opens the embedded store alone (state copy, the conformance
+// suite); Open opens it itself when Options.Store is nil.
+func OpenPebble(dir string, log logx.Func, release func()) (Store, error) {
+	return openPebble(dir, log, nil, release)
+}

@@ -22,6 +22,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,9 +116,10 @@ type cached struct {
 // State is the seen state of all rules. Batches run one at a time: a tuple
 // new to two concurrent flushes alerts once.
 type State struct {
-	store Store
-	opts  Options
-	cache *ristretto.Cache[uint64, cached]
+	store  Store
+	shared Shared // the store, when several processes share it; else nil
+	opts   Options
+	cache  *ristretto.Cache[uint64, cached]
 
 	mu      sync.Mutex             // held by a batch from Begin to Commit/Abort
 	rules   map[uint64]*ruleRecord // rule records as committed batches left them
@@ -166,6 +168,16 @@ func Open(opts Options) (*State, error) {
 		store = p
 	}
 	s := &State{store: store, opts: opts}
+	if sh, ok := store.(Shared); ok {
+		// Held events live in one process's memory until released: other
+		// nodes could not see them.
+		if opts.MaxLateness > 0 {
+			store.Close()
+			return nil, errors.New("state: max_lateness needs the embedded store: a shared state cannot hold events for ordering")
+		}
+		s.shared = sh
+		s.opts.CompactInterval = -1 // tuples expire by TTL on the server
+	}
 	if err := s.load(); err != nil {
 		store.Close()
 		return nil, err
@@ -186,7 +198,7 @@ func Open(opts Options) (*State, error) {
 		return nil, fmt.Errorf("state cache: %w", err)
 	}
 	s.cache = cache
-	if opts.CompactInterval > 0 {
+	if s.opts.CompactInterval > 0 {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
 		go s.compactLoop()
 	}
@@ -204,7 +216,7 @@ func (s *State) load() error {
 	}
 	if !found {
 		empty := true
-		if err := s.store.Scan(nil, func(k, _ []byte) bool { empty = false; return false }); err != nil {
+		if err := s.scanAny(nil, func(k, _ []byte) bool { empty = false; return false }); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
 		if !empty {
@@ -246,6 +258,16 @@ func (s *State) load() error {
 		return err
 	}
 	s.nextSeq = 1
+	if s.shared != nil {
+		if len(s.held) > 0 {
+			return fmt.Errorf("state: %d events held for ordering (max_lateness) in a shared state: release them with the embedded store first", len(s.held))
+		}
+		// The server numbers and counts the shared outbox.
+		n, bytes, err := s.shared.OutboxCounts()
+		s.outboxCount.Store(n)
+		s.outboxBytes.Store(bytes)
+		return err
+	}
 	return s.store.Scan([]byte{prefixOutbox}, func(k, v []byte) bool {
 		s.nextSeq = bytesToU64(k[1:]) + 1
 		s.outboxCount.Add(1)
@@ -262,6 +284,9 @@ func bytesToU64(b []byte) uint64 {
 	return x
 }
 
+// Store is the store under the state.
+func (s *State) Store() Store { return s.store }
+
 // Close stops background work and closes the store.
 func (s *State) Close() error {
 	if s.stop != nil {
@@ -273,6 +298,15 @@ func (s *State) Close() error {
 	defer s.mu.Unlock()
 	s.cache.Close()
 	return s.store.Close()
+}
+
+// scanAny visits keys with the prefix in key order, or, on a shared
+// store, in any order (see Shared.ScanUnordered).
+func (s *State) scanAny(prefix []byte, fn func(key, val []byte) bool) error {
+	if s.shared != nil {
+		return s.shared.ScanUnordered(prefix, fn)
+	}
+	return s.store.Scan(prefix, fn)
 }
 
 // Counters of one batch.
@@ -296,6 +330,13 @@ type Batch struct {
 	buf, key  []byte // scratch
 	err       error  // the store is out of service
 	Counters  Counters
+	// CommitNumber is the shared store's number of this batch's commit, once
+	// committed (Committed.Number): 0 on the embedded store, or when
+	// nothing was written.
+	CommitNumber uint64
+	// prefetched are tuple records a shared store returned for the
+	// batch's cache misses in one round trip (nil: absent).
+	prefetched map[entryKey][]byte
 
 	// Held events (hold.go).
 	holding      bool // the window is on, or events are held
@@ -414,12 +455,15 @@ func (b *Batch) onTime(rec *ruleRecord, ms int64) bool {
 // more than the granularity.
 func (b *Batch) known(k entryKey, cur entry, ms int64, window time.Duration, tuple []string) {
 	gran := b.s.opts.Granularity(window).Milliseconds()
+	cur.window = window
 	switch {
 	case ms < cur.first:
 		cur.first = ms
+		cur.movedFirst = true
 		b.write(k, cur, tuple, true)
 	case ms-cur.last > gran:
 		cur.last = ms
+		cur.movedLast = true
 		b.write(k, cur, tuple, true)
 	}
 }
@@ -428,17 +472,23 @@ func (b *Batch) known(k entryKey, cur entry, ms int64, window time.Duration, tup
 // it alerts; earliest is its rule's earliest event time. Check and the
 // release of held events share it.
 func (b *Batch) novel(k entryKey, ms, window, earliest int64, eventID string, tuple []string, learnOnly bool) Decision {
-	b.write(k, entry{first: ms, last: ms, eventID: eventID}, tuple, false)
+	d := Novel
 	switch {
 	case learnOnly:
 		b.Counters.Backfilled++
-		return Backfilled
+		d = Backfilled
 	case !b.s.opts.NoLearning && earliest > ms-window:
 		b.Counters.Learning++
-		return Learning
+		d = Learning
+	default:
+		b.Counters.Novel++
 	}
-	b.Counters.Novel++
-	return Novel
+	// On a shared store the decision is checked again on the server: it
+	// holds while the tuple's last_seen there is before ms - window (and,
+	// for learning, the rule's earliest after it).
+	b.write(k, entry{first: ms, last: ms, eventID: eventID, created: true, before: ms - window, learning: d == Learning,
+		window: time.Duration(window) * time.Millisecond}, tuple, false)
+	return d
 }
 
 // lookup finds a tuple's record: the batch's own, the cache, the store.
@@ -454,7 +504,12 @@ func (b *Batch) lookup(k entryKey, th xxh3.Uint128) (entry, bool, error) {
 		return entry{first: c.first, last: c.last}, true, nil
 	}
 	b.Counters.StoreReads++
-	v, found, err := b.storeGet(k)
+	v, found, err := b.prefetched[k], false, error(nil)
+	if _, ok := b.prefetched[k]; ok {
+		found = v != nil
+	} else {
+		v, found, err = b.storeGet(k)
+	}
 	if err != nil || !found {
 		return entry{}, false, err
 	}
@@ -483,7 +538,9 @@ func cacheKey(k entryKey) uint64 {
 // values: from the record lookup read, or, when the cache answered, by
 // reading it now.
 func (b *Batch) write(k entryKey, e entry, tuple []string, refresh bool) {
-	if refresh && e.tuple == nil {
+	if refresh && e.tuple == nil && (e.stored != nil || b.s.shared == nil) {
+		// A shared store keeps the stored id and values itself (the
+		// refresh merges times only): no read for them.
 		v := e.stored
 		if v == nil {
 			v, _, _ = b.storeGet(k) // absent or unreadable: the values below stand in
@@ -568,6 +625,9 @@ func (b *Batch) Commit() error {
 		b.keepRules()
 		return nil
 	}
+	if s.shared != nil {
+		return b.commitShared()
+	}
 	var w Writes
 	for _, k := range b.order {
 		w.Set(k[:], b.pending[k].encode(nil))
@@ -600,10 +660,17 @@ func (b *Batch) Commit() error {
 		c := *b.rules[rh]
 		s.written[rh] = &c
 	}
-	// Ristretto may drop or refuse any Set, and applies them later: delete
-	// each written key first (queued in order behind any earlier Set of an
-	// older value), then offer the new value, and wait until the queue is
-	// applied, so that the next batch never reads a stale value.
+	b.cacheWrites()
+	return nil
+}
+
+// cacheWrites puts a committed batch's records into the cache.
+// Ristretto may drop or refuse any Set, and applies them later: delete
+// each written key first (queued in order behind any earlier Set of an
+// older value), then offer the new value, and wait until the queue is
+// applied, so that the next batch never reads a stale value.
+func (b *Batch) cacheWrites() {
+	s := b.s
 	for _, k := range b.order {
 		e := b.pending[k]
 		ck := cacheKey(k)
@@ -611,6 +678,143 @@ func (b *Batch) Commit() error {
 		s.cache.Set(ck, cached{check: bytesToU64(k[9:17]), first: e.first, last: e.last}, 1)
 	}
 	s.cache.Wait()
+}
+
+// commitShared commits to a shared store: tuples decided new with the
+// condition under which the decision holds, refreshes as merges, every
+// rule record of the batch to merge. On a conflict nothing was applied:
+// the cache forgets the tuples another node wrote (and the rule records
+// are read again if coverage moved), and the error matches ErrConflict,
+// so that the caller decides the batch again.
+func (b *Batch) commitShared() error {
+	s := b.s
+	c := &Commit{Alerts: b.alerts}
+	for _, k := range b.order {
+		e := b.pending[k]
+		val := e.encode(nil)
+		if e.created {
+			c.Created = append(c.Created, Created{Key: k[:], Val: val, Before: e.before, Learning: e.learning, Window: e.window})
+			continue
+		}
+		r := Refreshed{Key: k[:], First: noTime, Last: noTime, Val: val, Window: e.window}
+		if e.movedFirst {
+			r.First = e.first
+		}
+		if e.movedLast {
+			r.Last = e.last
+		}
+		c.Refreshed = append(c.Refreshed, r)
+	}
+	// Every rule of the batch, changed or not: merging is idempotent, and
+	// a server that lost its data (restarted without persistence) gets
+	// the rules' coverage back from the nodes.
+	for rh, rec := range b.rules {
+		c.Rules = append(c.Rules, RuleWrite{Key: ruleKeyBytes(rh), Val: rec.encode()})
+	}
+	done, err := s.shared.Commit(c)
+	if err != nil {
+		var ce *ConflictError
+		if errors.As(err, &ce) {
+			for _, k := range ce.Keys {
+				var ek entryKey
+				if len(k) == len(ek) {
+					copy(ek[:], k)
+					s.cache.Del(cacheKey(ek))
+				}
+			}
+			s.cache.Wait()
+			if ce.Rules {
+				if rerr := s.reloadRules(b.rules); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+			}
+		}
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	s.commits++
+	b.CommitNumber = done.Number
+	var bytes int64
+	for _, doc := range b.alerts {
+		bytes += int64(len(doc))
+	}
+	s.outboxCount.Add(int64(len(b.alerts)))
+	s.outboxBytes.Add(bytes)
+	b.keepRules()
+	for key, v := range done.Rules {
+		rec, err := decodeRule(v)
+		if err != nil {
+			return fmt.Errorf("state: rule record %x on the server: %w", key, err)
+		}
+		rh := bytesToU64([]byte(key)[1:])
+		r, w := rec, rec
+		s.rules[rh], s.written[rh] = &r, &w
+	}
+	b.cacheWrites()
+	return nil
+}
+
+// reloadRules reads the records of the given rules from the store again:
+// another node moved their coverage.
+func (s *State) reloadRules(rules map[uint64]*ruleRecord) error {
+	for rh := range rules {
+		v, found, err := s.store.Get(ruleKeyBytes(rh))
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
+		rec, err := decodeRule(v)
+		if err != nil {
+			return fmt.Errorf("state: rule record %x: %w", rh, err)
+		}
+		r, w := rec, rec
+		s.rules[rh], s.written[rh] = &r, &w
+	}
+	return nil
+}
+
+// Prefetch reads, in one round trip, the records of the tuples that the
+// batch will check and that the cache does not hold, when the store is
+// shared (a round trip per cache miss would cost more than the checks);
+// a no-op otherwise. checks yields each check's rule key and tuple.
+func (b *Batch) Prefetch(checks iter.Seq2[string, []string]) error {
+	if b.s.shared == nil || b.err != nil {
+		return nil
+	}
+	var keys [][]byte
+	var eks []entryKey
+	want := map[entryKey]bool{}
+	for rule, tuple := range checks {
+		th, buf := tupleHash(b.buf, tuple)
+		b.buf = buf
+		k := makeEntryKey(ruleHash(rule), th)
+		if _, ok := b.pending[k]; ok || want[k] {
+			continue
+		}
+		if _, ok := b.prefetched[k]; ok {
+			continue
+		}
+		if c, ok := b.s.cache.Get(cacheKey(k)); ok && c.check == th.Hi {
+			continue
+		}
+		want[k] = true
+		eks = append(eks, k)
+		keys = append(keys, eks[len(eks)-1][:])
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := b.s.shared.GetMany(keys)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	if b.prefetched == nil {
+		b.prefetched = make(map[entryKey][]byte, len(keys))
+	}
+	for i, k := range eks {
+		b.prefetched[k] = vals[i]
+	}
 	return nil
 }
 

@@ -507,6 +507,15 @@ func holdCases() []testCase {
 			name += "/restarts"
 		}
 		cs = append(cs, testCase{name, func(e *env) {
+			if e.b.NoHold {
+				o := seen.Options{NoLearning: true, MaxLateness: 30 * time.Minute, CompactInterval: -1, Store: e.openStore()}
+				e.store = nil // Open closes it either way
+				if s, err := seen.Open(o); err == nil {
+					s.Close()
+					e.t.Fatal("a state with max_lateness opened over a backend that cannot hold events")
+				}
+				return
+			}
 			s := e.open(seen.Options{NoLearning: true, Granularity: exact, MaxLateness: 30 * time.Minute})
 			for _, hb := range batches {
 				b := s.Begin(false)

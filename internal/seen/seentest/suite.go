@@ -21,6 +21,10 @@ type Backend struct {
 	// what a restart of the process, or of the backend's server, does
 	// beyond Close. nil: nothing.
 	Restart func(t testing.TB, dir string)
+	// NoHold: the state refuses a reorder window (max_lateness) over this
+	// backend (a shared one: held events live in one process); the hold
+	// cases then check that opening with one fails.
+	NoHold bool
 }
 
 // testCase is one case of the suite, run as a subtest of the backend.
