@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -307,4 +308,16 @@ func each(recs [][]byte, f func([]byte) []byte) [][]byte {
 		out[i] = f(r)
 	}
 	return out
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errs := runCLI(t, "", args...)
+		if code != 0 || errs != "" || !strings.HasPrefix(out, "newterms ") || !strings.Contains(out, "(commit ") || !strings.Contains(out, runtime.Version()) {
+			t.Errorf("%v: exit %d, %q, %q", args, code, out, errs)
+		}
+	}
+	if code, _, _ := runCLI(t, "", "version", "extra"); code != 2 {
+		t.Errorf("version with an argument: exit %d", code)
+	}
 }
