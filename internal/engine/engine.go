@@ -486,16 +486,16 @@ type stats struct {
 	mu                                        sync.Mutex
 	parseErrors                               map[cloudtrail.ErrorKind]int64
 	matched                                   map[string]*atomic.Int64 // by rule key; fixed at init
-	names                                     map[string]string
+	names, ids                                map[string]string
 }
 
 func (s *stats) init(set *rules.Set) {
 	s.parseErrors = map[cloudtrail.ErrorKind]int64{}
 	s.matched = map[string]*atomic.Int64{}
-	s.names = map[string]string{}
+	s.names, s.ids = map[string]string{}, map[string]string{}
 	for _, r := range set.Rules() {
 		s.matched[r.Key] = new(atomic.Int64)
-		s.names[r.Key] = r.Name
+		s.names[r.Key], s.ids[r.Key] = r.Name, r.ID
 	}
 }
 
@@ -581,8 +581,8 @@ var CommitBuckets = [...]time.Duration{
 
 // RuleCount is the number of events that matched one rule.
 type RuleCount struct {
-	Name, Key string
-	Events    int64
+	Name, Key, ID string
+	Events        int64
 }
 
 // Stats snapshots the counters.
@@ -613,7 +613,7 @@ func (e *Engine) Stats() Counters {
 	}
 	s.mu.Unlock()
 	for key, n := range s.matched {
-		c.Matched = append(c.Matched, RuleCount{Name: s.names[key], Key: key, Events: n.Load()})
+		c.Matched = append(c.Matched, RuleCount{Name: s.names[key], Key: key, ID: s.ids[key], Events: n.Load()})
 	}
 	sort.Slice(c.Matched, func(i, j int) bool { return c.Matched[i].Name < c.Matched[j].Name })
 	c.OutboxAlerts, c.OutboxBytes = e.state.OutboxSize()
