@@ -36,8 +36,8 @@ func snapshot() *Snapshot {
 		OutboxOldest: at.Add(-90 * time.Second), StateBytes: 1 << 20, Rules: 2,
 		ASN: asn.Meta{Schema: asn.MaxMind, BuildTime: time.Unix(1767225600, 0), Reloads: 3},
 	}
-	c.CommitLatency[1] = 2                          // <= 250us
-	c.CommitLatency[3] = 2                          // <= 1ms
+	c.CommitLatency[1] = 2                         // <= 250us
+	c.CommitLatency[3] = 2                         // <= 1ms
 	c.CommitLatency[len(engine.CommitBuckets)] = 1 // above 5s
 	return &Snapshot{Engine: c, Forward: forward.Stats{Delivered: 1, Failures: 8, Failing: true}, Unreadable: 9, CommitFailures: 11, At: at}
 }
