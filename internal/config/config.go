@@ -22,6 +22,7 @@ import (
 
 	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/forward"
+	"github.com/newterms/newterms/internal/metrics"
 	"github.com/newterms/newterms/internal/rules"
 )
 
@@ -31,6 +32,63 @@ type Config struct {
 	// Forward holds where alerts go and under which tag (forward_address,
 	// forward_shared_key, alert_tag); the plugin adds the rest.
 	Forward forward.Options
+	// Metrics holds what is exposed besides Fluent Bit's own metrics
+	// (metrics_listen, summary_interval).
+	Metrics metrics.Options
+}
+
+// KeyError is one bad or missing key: the errors of FromMap and FromLookup
+// are these and an UnknownKeysError, joined, so that a caller can tell
+// which key each is about (config check points at the key's line).
+type KeyError struct {
+	Key string // lower case
+	Err error
+}
+
+// UnknownKeysError names the keys FromMap was given that are no keys of
+// this package's.
+type UnknownKeysError struct {
+	Keys  []string // as written, sorted
+	Known []string
+}
+
+func (e *UnknownKeysError) Error() string {
+	q := make([]string, len(e.Keys))
+	for i, k := range e.Keys {
+		q[i] = strconv.Quote(k)
+	}
+	s := ""
+	if len(q) > 1 {
+		s = "s"
+	}
+	return fmt.Sprintf("config: unknown key%s %s (known: %s)", s, strings.Join(q, ", "), strings.Join(e.Known, ", "))
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// KeyErrors are the key errors inside err (a joined error of FromMap or
+// FromLookup), in order; errors.As finds an UnknownKeysError.
+func KeyErrors(err error) []*KeyError {
+	var out []*KeyError
+	var walk func(error)
+	walk = func(err error) {
+		if ke, ok := err.(*KeyError); ok {
+			out = append(out, ke)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+func keyErr(key string, format string, a ...any) *KeyError {
+	return &KeyError{Key: key, Err: fmt.Errorf(format, a...)}
 }
 
 // Program is who reads the keys: a few defaults and requirements differ.
@@ -196,7 +254,30 @@ var keys = []Key{
 			b.Engine.ASNReloadInterval = d
 			return nil
 		}},
+	{Name: "metrics_listen", Default: "off",
+		Help: fmt.Sprintf("the plugin's own Prometheus endpoint (`/metrics`, and `/healthz`), for a Fluent Bit whose own metrics the plugin cannot join (see Operations): `off`; `on` (`%s`); a port (on 127.0.0.1); or `host:port`, where any other host than loopback must be written out. Instances share one address", metrics.DefaultListen),
+		set: func(b *build, v string) (err error) {
+			b.Metrics.Listen, err = metrics.ParseListen(v)
+			return err
+		}},
+	{Name: "summary_interval", Default: "off",
+		Help: fmt.Sprintf("how often the plugin logs a one-line summary of its counters at `info` (e.g. `5m`), at least `%s`; `off`: never", durText(MinSummaryInterval)),
+		set: func(b *build, v string) error {
+			if strings.EqualFold(v, "off") || v == "0" {
+				b.Metrics.SummaryInterval = 0
+				return nil
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d < MinSummaryInterval {
+				return fmt.Errorf("want a duration of at least %s, or off", MinSummaryInterval)
+			}
+			b.Metrics.SummaryInterval = d
+			return nil
+		}},
 }
+
+// MinSummaryInterval keeps summary_interval from flooding the log.
+const MinSummaryInterval = 10 * time.Second
 
 // inlineKeys are the keys of the inline rule; all but rule_id are needed.
 var inlineKeys = []string{"rule_name", "rule_query", "rule_fields", "rule_window"}
@@ -236,11 +317,11 @@ func FromMap(p Program, m map[string]string) (Config, error) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		l := strings.ToLower(k)
 		if _, ok := Lookup(l); !ok {
-			unknown = append(unknown, strconv.Quote(k))
+			unknown = append(unknown, k)
 			continue
 		}
 		if _, dup := lower[l]; dup {
-			errs = append(errs, fmt.Errorf("config: %s is given twice, in different cases", l))
+			errs = append(errs, keyErr(l, "config: %s is given twice, in different cases", l))
 		}
 		lower[l] = m[k]
 	}
@@ -249,11 +330,7 @@ func FromMap(p Program, m map[string]string) (Config, error) {
 		for i, k := range keys {
 			names[i] = k.Name
 		}
-		s := ""
-		if len(unknown) > 1 {
-			s = "s"
-		}
-		errs = append(errs, fmt.Errorf("config: unknown key%s %s (known: %s)", s, strings.Join(unknown, ", "), strings.Join(names, ", ")))
+		errs = append(errs, &UnknownKeysError{Keys: unknown, Known: names})
 	}
 	c, err := FromLookup(p, func(k string) string { return lower[k] })
 	if err = errors.Join(append(errs, err)...); err != nil {
@@ -272,12 +349,12 @@ func FromLookup(p Program, get func(key string) string) (Config, error) {
 		v := strings.TrimSpace(get(k.Name))
 		if v == "" {
 			if k.Required && p == Plugin {
-				errs = append(errs, fmt.Errorf("config: %s is missing: set it to the %s", k.Name, k.Text()))
+				errs = append(errs, keyErr(k.Name, "config: %s is missing: set it to the %s", k.Name, k.Text()))
 			}
 			continue
 		}
 		if err := k.set(&b, v); err != nil {
-			errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, v, err))
+			errs = append(errs, keyErr(k.Name, "config: %s = %q: %w", k.Name, v, err))
 		}
 	}
 	errs = append(errs, b.inline()...)
@@ -304,7 +381,7 @@ func (b *build) inline() []error {
 	var errs []error
 	for _, k := range inlineKeys {
 		if b.rule[k] == "" {
-			errs = append(errs, fmt.Errorf("config: %s is missing: an inline rule needs %s", k, strings.Join(inlineKeys, ", ")))
+			errs = append(errs, keyErr(k, "config: %s is missing: an inline rule needs %s", k, strings.Join(inlineKeys, ", ")))
 		}
 	}
 	if len(errs) > 0 {
@@ -312,7 +389,7 @@ func (b *build) inline() []error {
 	}
 	r, err := rules.Inline(b.rule["rule_id"], b.rule["rule_name"], b.rule["rule_query"], splitList(b.rule["rule_fields"]), b.rule["rule_window"])
 	if err != nil {
-		return []error{fmt.Errorf("config: inline rule (rule_*): %w", err)}
+		return []error{keyErr("rule_query", "config: inline rule (rule_*): %w", err)}
 	}
 	b.Engine.Inline = r
 	return nil
