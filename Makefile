@@ -30,7 +30,7 @@ build/newterms: $(SOURCES)
 # The C program that loads the plugin as Fluent Bit does (tests only).
 build/harness: plugin/harness/harness.c
 	@mkdir -p build
-	$(CC) -O2 -Wall -Wextra -o $@ $< -ldl -lpthread
+	$(CC) -O2 -Wall -Wextra -rdynamic -o $@ $< -ldl -lpthread
 
 # The e2e tests run the plugin in real Fluent Bit: built first, so that
 # the test packages, run in parallel, never build it at once. Conformance
