@@ -138,14 +138,14 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	}
 	// Last, as it is what the host destroys right after a failed init.
 	fb := hostVersion()
+	in.logf(C.NT_LOG_INFO, "%s in Fluent Bit %s; %s", version.Get(), cmp.Or(fb, "(version unknown)"), keysReport(fb))
+	in.logf(C.NT_LOG_DEBUG, "%s", runtimeFigures())
 	if in.ops, err = in.startOps(in.api, in.ins); err != nil {
 		in.stopSender()
 		in.eng.Close()
 		in.logf(C.NT_LOG_ERROR, "%v", err)
 		return output.FLB_ERROR
 	}
-	in.logf(C.NT_LOG_INFO, "%s in Fluent Bit %s; %s", version.Get(), cmp.Or(fb, "(version unknown)"), keysReport(fb))
-	in.logf(C.NT_LOG_DEBUG, "%s", runtimeFigures())
 	n, _ := in.eng.State().OutboxSize()
 	in.logf(C.NT_LOG_INFO, "%d rules, state %s, alerts to %s as %s (%d waiting from before)",
 		len(in.eng.Rules().Rules()), cfg.Engine.StateDir, cfg.Forward.Address, cfg.Forward.Tag, n)
