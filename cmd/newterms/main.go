@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"rules":     {"check rule files (rules check), or show what they make of events (rules test)", runRules},
 	"replay":    {"run the detection over CloudTrail files: alerts as NDJSON, or a learn-only backfill", runReplay},
 	"state":     {"inspect or compact a state directory (state stats|list|compact)", runState},
+	"config":    {"check a Fluent Bit configuration's newterms outputs (config check FILE)", runConfig},
 	"version":   {"print the version, the commit and the Go version", runVersion},
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 // which key each is about (config check points at the key's line).
 type KeyError struct {
 	Key string // lower case
+	// Err says what is wrong with the key, naming it: `cache_size =
+	// "10k": at least 1m`.
 	Err error
 }
 
@@ -64,7 +66,7 @@ func (e *UnknownKeysError) Error() string {
 	return fmt.Sprintf("config: unknown key%s %s (known: %s)", s, strings.Join(q, ", "), strings.Join(e.Known, ", "))
 }
 
-func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Error() string { return "config: " + e.Err.Error() }
 func (e *KeyError) Unwrap() error { return e.Err }
 
 // KeyErrors are the key errors inside err (a joined error of FromMap or
@@ -87,6 +89,7 @@ func KeyErrors(err error) []*KeyError {
 	return out
 }
 
+// keyErr is a KeyError; format is the part after "config: ".
 func keyErr(key string, format string, a ...any) *KeyError {
 	return &KeyError{Key: key, Err: fmt.Errorf(format, a...)}
 }
@@ -321,7 +324,7 @@ func FromMap(p Program, m map[string]string) (Config, error) {
 			continue
 		}
 		if _, dup := lower[l]; dup {
-			errs = append(errs, keyErr(l, "config: %s is given twice, in different cases", l))
+			errs = append(errs, keyErr(l, "%s is given twice, in different cases", l))
 		}
 		lower[l] = m[k]
 	}
@@ -349,12 +352,12 @@ func FromLookup(p Program, get func(key string) string) (Config, error) {
 		v := strings.TrimSpace(get(k.Name))
 		if v == "" {
 			if k.Required && p == Plugin {
-				errs = append(errs, keyErr(k.Name, "config: %s is missing: set it to the %s", k.Name, k.Text()))
+				errs = append(errs, keyErr(k.Name, "%s is missing: set it to the %s", k.Name, k.Text()))
 			}
 			continue
 		}
 		if err := k.set(&b, v); err != nil {
-			errs = append(errs, keyErr(k.Name, "config: %s = %q: %w", k.Name, v, err))
+			errs = append(errs, keyErr(k.Name, "%s = %q: %w", k.Name, v, err))
 		}
 	}
 	errs = append(errs, b.inline()...)
@@ -381,7 +384,7 @@ func (b *build) inline() []error {
 	var errs []error
 	for _, k := range inlineKeys {
 		if b.rule[k] == "" {
-			errs = append(errs, keyErr(k, "config: %s is missing: an inline rule needs %s", k, strings.Join(inlineKeys, ", ")))
+			errs = append(errs, keyErr(k, "%s is missing: an inline rule needs %s", k, strings.Join(inlineKeys, ", ")))
 		}
 	}
 	if len(errs) > 0 {
@@ -389,7 +392,7 @@ func (b *build) inline() []error {
 	}
 	r, err := rules.Inline(b.rule["rule_id"], b.rule["rule_name"], b.rule["rule_query"], splitList(b.rule["rule_fields"]), b.rule["rule_window"])
 	if err != nil {
-		return []error{keyErr("rule_query", "config: inline rule (rule_*): %w", err)}
+		return []error{keyErr("rule_query", "inline rule (rule_*): %w", err)}
 	}
 	b.Engine.Inline = r
 	return nil
