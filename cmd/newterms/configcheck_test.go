@@ -71,8 +71,8 @@ func TestConfigCheck(t *testing.T) {
 		{"rules and database that do not open", map[string]string{"fb.conf": strings.NewReplacer("../../conf/rules", "no/such/rules", "GeoLite2-ASN-Test.mmdb", "none.mmdb").Replace(good)},
 			[]string{"fb.conf:12: rules: ", "fb.conf:13: asn database ../../testdata/asn/none.mmdb: "}, 1},
 		{"an include, a variable and YAML", map[string]string{
-			"fb.yaml":  "includes:\n  - in.yaml\nenv:\n  DIR: /var/lib\npipeline:\n  outputs:\n    - name: newterms\n      match: cloudtrail\n      rules: ../../conf/rules\n      state_dir: ${DIR}/nt\n      forward_address: tcp://127.0.0.1:24224\n      retry_limit: no_limits\n      prefilter: maybe\n",
-			"in.yaml":  "pipeline:\n  inputs:\n    - name: forward\n      port: 24224\n      storage.type: filesystem\n  outputs:\n    - name: file\n      match: newterms.*\n"},
+			"fb.yaml": "includes:\n  - in.yaml\nenv:\n  DIR: /var/lib\npipeline:\n  outputs:\n    - name: newterms\n      match: cloudtrail\n      rules: ../../conf/rules\n      state_dir: ${DIR}/nt\n      forward_address: tcp://127.0.0.1:24224\n      retry_limit: no_limits\n      prefilter: maybe\n",
+			"in.yaml": "pipeline:\n  inputs:\n    - name: forward\n      port: 24224\n      storage.type: filesystem\n  outputs:\n    - name: file\n      match: newterms.*\n"},
 			[]string{`fb.yaml:13: prefilter = "maybe": want on or off`}, 1},
 		{"yaml: a key given twice", map[string]string{"fb.yaml": "pipeline:\n  outputs:\n    - name: newterms\n      match: x\n      rules: [a, b]\n      state_dir: /s\n      forward_address: unix:///f.sock\n      retry_limit: no_limits\n    - name: stdout\n      match: '*'\n"},
 			[]string{"fb.yaml:5: rules is given twice (first at line 5): Fluent Bit 5.1.1 refuses that, older versions show the plugin one of them",
