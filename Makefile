@@ -7,6 +7,13 @@ STATICCHECK_VERSION := v0.8.2
 SOURCES     := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 FUZZTIME    ?= 60s
 BENCHCOUNT  ?= 3
+# Stamped into both binaries (newterms version, the plugin's init line):
+# GOFLAGS=-buildvcs=false, set on some machines, leaves Go's own VCS
+# stamp out.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS     := -X github.com/newterms/newterms/internal/version.version=$(VERSION) \
+               -X github.com/newterms/newterms/internal/version.commit=$(COMMIT)
 
 .PHONY: all build test lint vet staticcheck bench bench-all fuzz clean
 
@@ -15,15 +22,15 @@ all: build
 build: build/out_newterms.so build/newterms build/harness
 
 build/out_newterms.so: $(SOURCES)
-	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -o $@ ./plugin
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -ldflags '$(LDFLAGS)' -o $@ ./plugin
 
 build/newterms: $(SOURCES)
-	$(GO) build -trimpath -o $@ ./cmd/newterms
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/newterms
 
 # The C program that loads the plugin as Fluent Bit does (tests only).
 build/harness: plugin/harness/harness.c
 	@mkdir -p build
-	$(CC) -O2 -Wall -Wextra -o $@ $< -ldl -lpthread
+	$(CC) -O2 -Wall -Wextra -rdynamic -o $@ $< -ldl -lpthread
 
 # The e2e tests run the plugin in real Fluent Bit: built first, so that
 # the test packages, run in parallel, never build it at once. Conformance

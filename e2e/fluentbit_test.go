@@ -148,9 +148,10 @@ func abs(t *testing.T, p string) string {
 
 // oracle is a seeded stream and the alerts a correct run gives for it.
 type oracle struct {
-	events []synth.Event
-	ids    []string // alert id of each expected alert, in stream order
-	index  []int    // the event each alert comes from
+	events  []synth.Event
+	ids     []string // alert id of each expected alert, in stream order
+	index   []int    // the event each alert comes from
+	subject []bool   // the alert is the subject rule's
 }
 
 func newOracle(t *testing.T, seed uint64, days, n int) *oracle {
@@ -167,6 +168,7 @@ func newOracle(t *testing.T, seed uint64, days, n int) *oracle {
 	for _, a := range synth.Expected(o.events, keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a01"], keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a02"], 10*24*time.Hour) {
 		o.ids = append(o.ids, alert.ID(a.RuleKey, a.Tuple, a.EventID))
 		o.index = append(o.index, a.Index)
+		o.subject = append(o.subject, a.RuleKey == keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a02"])
 	}
 	if len(o.ids) == 0 {
 		t.Fatal("the oracle expects no alert: the stream tests nothing")
@@ -240,6 +242,12 @@ type options struct {
 	// redis, when set, is a shared state's server (state_backend redis),
 	// under the key prefix redisPrefix.
 	redis, redisPrefix string
+	// rules are the plugin's rule files (default: the two seed rules).
+	rules []string
+	// extra are more keys (and values) of the newterms output.
+	extra []string
+	// httpPort, when set, turns Fluent Bit's HTTP server on, on loopback.
+	httpPort int
 }
 
 // pipeline is one Fluent Bit's configuration and files, all in one
@@ -312,6 +320,9 @@ func (p *pipeline) config() string {
 	if o.hotReload {
 		service = append(service, "Hot_Reload", "on")
 	}
+	if o.httpPort != 0 {
+		service = append(service, "HTTP_Server", "on", "HTTP_Listen", "127.0.0.1", "HTTP_Port", fmt.Sprint(o.httpPort))
+	}
 	section("SERVICE", service...)
 	if !o.receiver {
 		section("INPUT",
@@ -341,11 +352,15 @@ func (p *pipeline) config() string {
 		if to == "" {
 			to = p.sock()
 		}
+		rules := o.rules
+		if rules == nil {
+			rules = []string{abs(t, roleRule), abs(t, subjectRule)}
+		}
 		nt := []string{
 			"Name", "newterms",
 			"Match", "cloudtrail",
 			"record_key", "log",
-			"rules", abs(t, roleRule) + "," + abs(t, subjectRule),
+			"rules", strings.Join(rules, ","),
 			"asn_database", abs(t, asnDB),
 			"asn_reload_interval", "off",
 			"state_dir", o.state,
@@ -358,6 +373,7 @@ func (p *pipeline) config() string {
 		if o.redis != "" {
 			nt = append(nt, "state_backend", "redis", "redis_address", o.redis, "redis_key_prefix", o.redisPrefix)
 		}
+		nt = append(nt, o.extra...)
 		section("OUTPUT", nt...)
 	}
 	switch {
@@ -399,6 +415,15 @@ func (p *pipeline) appendEvents(o *oracle, from, to int) {
 	}
 	defer f.Close()
 	if _, err := f.Write(o.ndjson(from, to)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// rewrite writes the configuration again (for a reload), with opts.
+func (p *pipeline) rewrite(opts options) {
+	p.t.Helper()
+	p.opts = opts
+	if err := os.WriteFile(p.path("fluent-bit.conf"), []byte(p.config()), 0o644); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -491,8 +516,9 @@ func startFluentBit(t *testing.T, bin, conf, log string) *fluentBit {
 	return startFluentBitIn(t, bin, conf, log, filepath.Dir(conf))
 }
 
-// startFluentBitIn starts Fluent Bit in the working directory dir.
-func startFluentBitIn(t *testing.T, bin, conf, log, dir string) *fluentBit {
+// startFluentBitIn starts Fluent Bit in the working directory dir, with
+// more environment variables.
+func startFluentBitIn(t *testing.T, bin, conf, log, dir string, env ...string) *fluentBit {
 	t.Helper()
 	lf, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -502,7 +528,7 @@ func startFluentBitIn(t *testing.T, bin, conf, log, dir string) *fluentBit {
 	cmd := exec.Command(bin, "-c", conf)
 	cmd.Dir = dir
 	// The example configuration finds its plugins file through $PWD.
-	cmd.Env = append(os.Environ(), "PWD="+abs(t, dir))
+	cmd.Env = append(append(os.Environ(), "PWD="+abs(t, dir)), env...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

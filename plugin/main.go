@@ -11,6 +11,7 @@ package main
 import "C"
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"github.com/newterms/newterms/internal/forward"
 	"github.com/newterms/newterms/internal/logx"
 	"github.com/newterms/newterms/internal/seen"
+	"github.com/newterms/newterms/internal/version"
 )
 
 // exitFlushTimeout bounds the attempt to deliver the outbox at exit; what
@@ -50,6 +52,11 @@ type instance struct {
 	retried atomic.Int64
 	api     unsafe.Pointer // Fluent Bit's struct flb_api, for logging
 	ins     unsafe.Pointer // the flb_output_instance
+	ops     *ops           // metrics and the summary line
+
+	// Counted here, beside the engine's counters: records that never
+	// reached the engine, and batches whose commit failed.
+	unreadable, commitFailures atomic.Int64
 }
 
 // log is the instance's logx.Func: logx's levels are Fluent Bit's.
@@ -68,7 +75,10 @@ func (in *instance) logf(level C.int, format string, args ...any) {
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) (rc int) {
 	defer guard(nil, "register", &rc)
-	return output.FLBPluginRegister(def, "newterms", "First-seen (New Terms) detection on AWS CloudTrail")
+	if rc = output.FLBPluginRegister(def, "newterms", "First-seen (New Terms) detection on AWS CloudTrail"); rc == 0 {
+		registerKeys(def)
+	}
+	return rc
 }
 
 //export FLBPluginInit
@@ -126,6 +136,16 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		in.released = make(chan struct{})
 		go in.releaseIdle(ctx, cfg.Engine.MaxLateness)
 	}
+	// Last, as it is what the host destroys right after a failed init.
+	fb := hostVersion()
+	in.logf(C.NT_LOG_INFO, "%s in Fluent Bit %s; %s", version.Get(), cmp.Or(fb, "(version unknown)"), keysReport(fb))
+	in.logf(C.NT_LOG_DEBUG, "%s", runtimeFigures())
+	if in.ops, err = in.startOps(in.api, in.ins); err != nil {
+		in.stopSender()
+		in.eng.Close()
+		in.logf(C.NT_LOG_ERROR, "%v", err)
+		return output.FLB_ERROR
+	}
 	n, _ := in.eng.State().OutboxSize()
 	state := cfg.Engine.StateDir
 	if cfg.Engine.StateBackend == engine.BackendRedis {
@@ -135,6 +155,16 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		len(in.eng.Rules().Rules()), state, cfg.Forward.Address, cfg.Forward.Tag, n)
 	output.FLBPluginSetContext(plugin, in)
 	return output.FLB_OK
+}
+
+// stopSender ends the sender and the idle release of an instance whose
+// init fails after they started.
+func (in *instance) stopSender() {
+	in.stop()
+	if in.released != nil {
+		<-in.released
+	}
+	<-in.done
 }
 
 // logErrors logs each part of a joined error (every bad key of a
@@ -226,6 +256,7 @@ func (in *instance) flush(chunk []byte) int {
 	res, perr := in.eng.ProcessSeq(recs)
 	if err != nil && n == 0 {
 		in.logf(C.NT_LOG_ERROR, "dropping a chunk of %d bytes that can never be read: %v", len(chunk), err)
+		in.unreadable.Add(int64(bad + 1))
 		return output.FLB_ERROR
 	}
 	if err != nil {
@@ -233,6 +264,7 @@ func (in *instance) flush(chunk []byte) int {
 		firstBad = cmpErr(firstBad, err)
 	}
 	if perr != nil {
+		in.commitFailures.Add(1)
 		in.retried.Add(1)
 		if !errors.Is(perr, seen.ErrFailed) { // the store reports those itself
 			in.commits.Fail(in.log, "state commit failed, chunks are retried until it succeeds: %v", perr)
@@ -242,6 +274,7 @@ func (in *instance) flush(chunk []byte) int {
 	if in.commits.Failing() {
 		in.commits.Clear(in.log, "state commits go on (%d chunks were retried)", in.retried.Swap(0))
 	}
+	in.unreadable.Add(int64(bad)) // so far, the records the engine never saw
 	for _, e := range res.Errors {
 		bad++
 		firstBad = cmpErr(firstBad, e)
@@ -301,8 +334,12 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	case <-time.After(time.Until(deadline)):
 		in.logf(C.NT_LOG_ERROR, "at exit: the alert sender did not stop within %s; undelivered alerts go out at the next start", exitFlushTimeout)
 	}
-	st := in.eng.Stats()
-	in.logf(C.NT_LOG_INFO, "exit: %d records, %d events, %d alerts, %d suppressed while learning", st.Records, st.Events, st.Alerts, st.SuppressedLearning)
+	// Before the state closes (a snapshot reads it) and before exit
+	// returns (Fluent Bit then destroys the instance's metrics).
+	last := in.ops.close()
+	st := last.Engine
+	in.logf(C.NT_LOG_INFO, "exit: %d records, %d events, %d alerts, %d suppressed while learning, %d delivered",
+		st.Records, st.Events, st.Alerts, st.SuppressedLearning, last.Forward.Delivered)
 	if err := in.eng.Close(); err != nil {
 		in.logf(C.NT_LOG_ERROR, "closing the state: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/newterms/newterms/internal/config"
+	"github.com/newterms/newterms/internal/version"
 )
 
 type command struct {
@@ -24,6 +25,8 @@ var commands = map[string]command{
 	"rules":     {"check rule files (rules check), or show what they make of events (rules test)", runRules},
 	"replay":    {"run the detection over CloudTrail files: alerts as NDJSON, or a learn-only backfill", runReplay},
 	"state":     {"inspect or compact a state directory (state stats|list|compact)", runState},
+	"config":    {"check a Fluent Bit configuration's newterms outputs (config check FILE)", runConfig},
+	"version":   {"print the version, the commit and the Go version", runVersion},
 }
 
 func main() {
@@ -34,6 +37,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		return 2
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return runVersion(args[1:], stdin, stdout, stderr)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -65,4 +71,13 @@ func keyFlag(fl *flag.FlagSet, name, key string) *string {
 		panic("newterms: no configuration key " + key)
 	}
 	return fl.String(name, k.DefaultFor(config.CLI), k.Text())
+}
+
+func runVersion(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: newterms version")
+		return 2
+	}
+	fmt.Fprintln(stdout, version.Get())
+	return 0
 }

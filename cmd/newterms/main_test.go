@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -307,4 +308,68 @@ func each(recs [][]byte, f func([]byte) []byte) [][]byte {
 		out[i] = f(r)
 	}
 	return out
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errs := runCLI(t, "", args...)
+		if code != 0 || errs != "" || !strings.HasPrefix(out, "newterms ") || !strings.Contains(out, "(commit ") || !strings.Contains(out, runtime.Version()) {
+			t.Errorf("%v: exit %d, %q, %q", args, code, out, errs)
+		}
+	}
+	if code, _, _ := runCLI(t, "", "version", "extra"); code != 2 {
+		t.Errorf("version with an argument: exit %d", code)
+	}
+}
+
+// The replay's summary carries the plugin's counters, as text or as JSON
+// under the metrics' names; state stats --json the state's figures.
+func TestReplaySummaryAndStatsJSON(t *testing.T) {
+	const sample = "../../testdata/cloudtrail/sample.ndjson.gz"
+	db := "../../testdata/asn/GeoLite2-ASN-Test.mmdb"
+	state := filepath.Join(t.TempDir(), "state")
+	code, out, errs := runCLI(t, "", "replay", "--rules", "../../conf/rules", "--asn-db", db, "--state", state, sample)
+	if code != 0 || !strings.Contains(errs, "commits ") || !strings.Contains(errs, "cache hits ") || !strings.Contains(errs, ", state ") {
+		t.Fatalf("text summary: exit %d\n%s", code, errs)
+	}
+	alerts := len(strings.Split(strings.TrimSpace(out), "\n"))
+	code, _, errs = runCLI(t, "", "replay", "--rules", "../../conf/rules", "--asn-db", db, "--summary", "json", sample)
+	var m map[string]any
+	if code != 0 || json.Unmarshal([]byte(strings.TrimSpace(errs)), &m) != nil {
+		t.Fatalf("json summary: exit %d\n%s", code, errs)
+	}
+	if m["alerts_total"] != float64(alerts) || m["records_total"] != 4000.0 || m["rules"] != 7.0 || m["outbox_alerts"] != 0.0 {
+		t.Errorf("json summary: %s", errs)
+	}
+	if code, _, _ := runCLI(t, "", "replay", "--rules", "../../conf/rules", "--summary", "xml", sample); code != 2 {
+		t.Errorf("--summary xml: exit %d", code)
+	}
+
+	code, out, errs = runCLI(t, "", "state", "stats", "--state", state, "--json")
+	var st struct {
+		Rules []struct {
+			Name    string
+			Tuples  int64
+			Covered bool
+			Window  float64 `json:"window_seconds"`
+		}
+		OutboxAlerts int64  `json:"outbox_alerts"`
+		StateSize    *int64 `json:"state_size_bytes"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("stats --json: exit %d %s %s", code, out, errs)
+	}
+	if len(st.Rules) < 3 || st.OutboxAlerts != 0 || st.StateSize == nil || *st.StateSize <= 0 {
+		t.Errorf("stats --json: %s", out)
+	}
+	tuples := int64(0)
+	for _, r := range st.Rules {
+		tuples += r.Tuples
+		if r.Name == "" || r.Window <= 0 {
+			t.Errorf("rule %+v", r)
+		}
+	}
+	if tuples == 0 {
+		t.Errorf("no tuples: %s", out)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -16,7 +17,9 @@ import (
 	"github.com/newterms/newterms/internal/config"
 	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/logx"
+	"github.com/newterms/newterms/internal/metrics"
 	"github.com/newterms/newterms/internal/seen"
+	"github.com/newterms/newterms/internal/version"
 )
 
 // replayBatch is how many records make one engine batch (one commit).
@@ -34,19 +37,21 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	learning := keyFlag(fl, "learning", "learning")
 	output := fl.String("output", "-", "file for the alerts, NDJSON")
 	maxSize := keyFlag(fl, "max-record-size", "max_record_size")
+	listen := keyFlag(fl, "metrics-listen", "metrics_listen")
+	summaryForm := fl.String("summary", "text", "the summary on stderr: text, or json (the counters under their metric names)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR|URL [--redis-password P] [--redis-key-prefix P]] [--learn-only] [--learning on|off] [--max-record-size N] [--output FILE] [FILE|DIR|-]...")
+		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR|URL [--redis-password P] [--redis-key-prefix P]] [--learn-only] [--learning on|off] [--max-record-size N] [--metrics-listen ADDR] [--summary text|json] [--output FILE] [FILE|DIR|-]...")
 		fmt.Fprintln(stderr, "Runs the detection over CloudTrail files (any envelope, .gz, directories) and writes alerts as NDJSON.")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	if *rulesPath == "" {
+	if *rulesPath == "" || (*summaryForm != "text" && *summaryForm != "json") {
 		fl.Usage()
 		return 2
 	}
-	keys := map[string]string{"rules": *rulesPath, "asn_database": *asnPath, "learning": *learning, "max_record_size": *maxSize}
+	keys := map[string]string{"rules": *rulesPath, "asn_database": *asnPath, "learning": *learning, "max_record_size": *maxSize, "metrics_listen": *listen}
 	maps.Copy(keys, stateKeys(*stateDir, *password, *prefix))
 	conf, err := config.FromMap(config.CLI, keys)
 	if err != nil {
@@ -75,6 +80,31 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer eng.Close()
+	snapshot := func() metrics.Snapshot { return metrics.Snapshot{Engine: eng.Stats(), At: time.Now()} }
+	first := snapshot()
+	layout := metrics.NewLayout(&first, version.Get())
+	if conf.Metrics.Listen != "" {
+		srv, err := metrics.Listen(conf.Metrics.Listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "newterms replay: %v\n", err)
+			return 1
+		}
+		defer srv.Close()
+		// A scrape never reads the state once the replay has ended.
+		var mu sync.Mutex
+		done := false
+		last := first
+		defer func() { mu.Lock(); done = true; mu.Unlock() }()
+		srv.Add(&metrics.Source{Name: "replay", Layout: layout, Snapshot: func() metrics.Snapshot {
+			mu.Lock()
+			defer mu.Unlock()
+			if !done {
+				last = snapshot()
+			}
+			return last
+		}})
+		fmt.Fprintf(stderr, "newterms replay: metrics on http://%s/metrics\n", srv.Addr())
+	}
 
 	out := stdout
 	if *output != "-" {
@@ -140,7 +170,13 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if shown > 10 {
 		fmt.Fprintf(stderr, "newterms replay: ... and %d more bad records\n", shown-10)
 	}
-	summary(stderr, eng.Stats(), *learnOnly)
+	final := snapshot()
+	if *summaryForm == "json" {
+		b, _ := json.Marshal(layout.Map(&final))
+		fmt.Fprintf(stderr, "%s\n", b)
+	} else {
+		summary(stderr, final.Engine, *learnOnly)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
 		return 1
@@ -198,4 +234,13 @@ func summary(w io.Writer, c engine.Counters, learnOnly bool) {
 	for _, m := range c.Matched {
 		fmt.Fprintf(w, "  %6d events matched %q\n", m.Events, m.Name)
 	}
+	fmt.Fprintf(w, "commits %d (mean %s, max %s), cache hits %.1f%% of %d lookups", c.Commits, c.CommitMean, c.CommitMax,
+		100*c.CacheHitRatio, c.CacheHits+c.StoreReads)
+	if c.StateBytes >= 0 {
+		fmt.Fprintf(w, ", state %d bytes", c.StateBytes)
+	}
+	if c.Held > 0 {
+		fmt.Fprintf(w, ", held for ordering %d", c.Held)
+	}
+	fmt.Fprintln(w)
 }

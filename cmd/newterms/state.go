@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 	"github.com/newterms/newterms/internal/seen"
 )
 
-const stateUsage = `usage: newterms state stats|list|compact --state DIR|URL [--limit N] [RULE]
+const stateUsage = `usage: newterms state stats|list|compact --state DIR|URL [--json] [--limit N] [RULE]
        newterms state copy --from DIR|URL --to DIR|URL
   stats: tuples per rule, coverage, oldest/newest, outbox size
   list RULE: a rule's tuples (rule key, key prefix or name)
@@ -66,6 +67,7 @@ func runState(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	to := fl.String("to", "", "copy: the empty state to copy into (directory or URL)")
 	password := keyFlag(fl, "redis-password", "redis_password")
 	prefix := keyFlag(fl, "redis-key-prefix", "redis_key_prefix")
+	asJSON := fl.Bool("json", false, "stats: as JSON, under the metrics' names where they are the same")
 	limit := fl.Int("limit", 0, "list: at most this many tuples (0: all)")
 	if err := fl.Parse(args[1:]); err != nil {
 		return 2
@@ -98,6 +100,9 @@ func runState(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "newterms state: %v\n", err)
 			return 1
+		}
+		if *asJSON {
+			return statsJSON(s, st, stdout, stderr)
 		}
 		for _, r := range st {
 			cov := "learning"
@@ -173,4 +178,49 @@ func day(t time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// statsJSON writes the state's figures: per rule, and those the plugin
+// exports as metrics, under the metrics' names.
+func statsJSON(s *seen.State, st []seen.RuleStats, stdout, stderr io.Writer) int {
+	type rule struct {
+		Name     string     `json:"name"`
+		Key      string     `json:"key"`
+		Window   float64    `json:"window_seconds"`
+		Tuples   int64      `json:"tuples"`
+		Covered  bool       `json:"covered"`
+		Earliest *time.Time `json:"earliest,omitempty"`
+		Newest   *time.Time `json:"newest,omitempty"`
+	}
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	out := struct {
+		Rules        []rule  `json:"rules"`
+		OutboxAlerts int64   `json:"outbox_alerts"`
+		OutboxBytes  int64   `json:"outbox_bytes"`
+		OutboxAge    float64 `json:"outbox_oldest_age_seconds"`
+		Held         int64   `json:"held_events"`
+		StateSize    *int64  `json:"state_size_bytes"`
+	}{Rules: []rule{}, Held: s.HeldEvents()}
+	for _, r := range st {
+		out.Rules = append(out.Rules, rule{r.Name, r.Key, r.Window.Seconds(), int64(r.Tuples), r.Covered, opt(r.Earliest), opt(r.Newest)})
+	}
+	out.OutboxAlerts, out.OutboxBytes = s.OutboxSize()
+	if o := s.OutboxOldest(); !o.IsZero() {
+		out.OutboxAge = time.Since(o).Seconds()
+	}
+	if n, ok := s.DiskUsage(); ok {
+		out.StateSize = &n
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(stderr, "newterms state: %v\n", err)
+		return 1
+	}
+	return 0
 }

@@ -52,6 +52,9 @@ type Meta struct {
 	BuildTime    time.Time
 	IPVersion    uint
 	Networks     int // networks that carry a record
+	// Reloads is how many replacements of the file were put in service
+	// since Open (metrics: a database that never reloads is going stale).
+	Reloads int
 }
 
 // DefaultReloadInterval is how often the file is checked for replacement.
@@ -163,7 +166,7 @@ func openHandle(path string, gen uint32) (*handle, error) {
 	}
 	h := &handle{r: r, stamp: stampOf(fi), gen: gen, meta: Meta{
 		Path: path, DatabaseType: r.Metadata.DatabaseType, Schema: schema,
-		BuildTime: r.Metadata.BuildTime().UTC(), IPVersion: r.Metadata.IPVersion,
+		BuildTime: r.Metadata.BuildTime().UTC(), IPVersion: r.Metadata.IPVersion, Reloads: int(gen) - 1,
 	}}
 	// Decode every record once, as lookups will: a damaged file is refused
 	// here rather than failing lookups later. (Reader.Verify would also

@@ -291,6 +291,9 @@ func TestReload(t *testing.T) {
 	}
 
 	before := db.Meta()
+	if before.Reloads != 20 {
+		t.Errorf("Meta().Reloads = %d after 20 reloads", before.Reloads)
+	}
 	for name, data := range map[string][]byte{"garbage": []byte("garbage"), "empty": nil} {
 		replace(t, path, data)
 		if err := db.Reload(); err == nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/newterms/newterms/internal/engine"
 	"github.com/newterms/newterms/internal/forward"
+	"github.com/newterms/newterms/internal/metrics"
 	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/seen"
 )
@@ -33,6 +34,66 @@ type Config struct {
 	// Forward holds where alerts go and under which tag (forward_address,
 	// forward_shared_key, alert_tag); the plugin adds the rest.
 	Forward forward.Options
+	// Metrics holds what is exposed besides Fluent Bit's own metrics
+	// (metrics_listen, summary_interval).
+	Metrics metrics.Options
+}
+
+// KeyError is one bad or missing key: the errors of FromMap and FromLookup
+// are these and an UnknownKeysError, joined, so that a caller can tell
+// which key each is about (config check points at the key's line).
+type KeyError struct {
+	Key string // lower case
+	// Err says what is wrong with the key, naming it: `cache_size =
+	// "10k": at least 1m`.
+	Err error
+}
+
+// UnknownKeysError names the keys FromMap was given that are no keys of
+// this package's.
+type UnknownKeysError struct {
+	Keys  []string // as written, sorted
+	Known []string
+}
+
+func (e *UnknownKeysError) Error() string {
+	q := make([]string, len(e.Keys))
+	for i, k := range e.Keys {
+		q[i] = strconv.Quote(k)
+	}
+	s := ""
+	if len(q) > 1 {
+		s = "s"
+	}
+	return fmt.Sprintf("config: unknown key%s %s (known: %s)", s, strings.Join(q, ", "), strings.Join(e.Known, ", "))
+}
+
+func (e *KeyError) Error() string { return "config: " + e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// KeyErrors are the key errors inside err (a joined error of FromMap or
+// FromLookup), in order; errors.As finds an UnknownKeysError.
+func KeyErrors(err error) []*KeyError {
+	var out []*KeyError
+	var walk func(error)
+	walk = func(err error) {
+		if ke, ok := err.(*KeyError); ok {
+			out = append(out, ke)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// keyErr is a KeyError; format is the part after "config: ".
+func keyErr(key string, format string, a ...any) *KeyError {
+	return &KeyError{Key: key, Err: fmt.Errorf(format, a...)}
 }
 
 // Program is who reads the keys: a few defaults and requirements differ.
@@ -247,6 +308,26 @@ var keys = []Key{
 			b.Engine.ASNReloadInterval = d
 			return nil
 		}},
+	{Name: "metrics_listen", Default: "off",
+		Help: fmt.Sprintf("the plugin's own Prometheus endpoint (`/metrics`, and `/healthz`), for a Fluent Bit whose own metrics the plugin cannot join (see Operations): `off`; `on` (`%s`); a port (on 127.0.0.1); or `host:port`, where any other host than loopback must be written out. Instances share one address", metrics.DefaultListen),
+		set: func(b *build, v string) (err error) {
+			b.Metrics.Listen, err = metrics.ParseListen(v)
+			return err
+		}},
+	{Name: "summary_interval", Default: "off",
+		Help: fmt.Sprintf("how often the plugin logs a one-line summary of its counters at `info` (e.g. `5m`), at least `%s`; `off`: never", durText(MinSummaryInterval)),
+		set: func(b *build, v string) error {
+			if strings.EqualFold(v, "off") || v == "0" {
+				b.Metrics.SummaryInterval = 0
+				return nil
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d < MinSummaryInterval {
+				return fmt.Errorf("want a duration of at least %s, or off", MinSummaryInterval)
+			}
+			b.Metrics.SummaryInterval = d
+			return nil
+		}},
 }
 
 // The bounds of redis_timeout.
@@ -282,6 +363,9 @@ func secret(v string) (string, error) {
 }
 
 func keyText(name string) string { k, _ := Lookup(name); return k.Text() }
+
+// MinSummaryInterval keeps summary_interval from flooding the log.
+const MinSummaryInterval = 10 * time.Second
 
 // inlineKeys are the keys of the inline rule; all but rule_id are needed.
 var inlineKeys = []string{"rule_name", "rule_query", "rule_fields", "rule_window"}
@@ -321,11 +405,11 @@ func FromMap(p Program, m map[string]string) (Config, error) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		l := strings.ToLower(k)
 		if _, ok := Lookup(l); !ok {
-			unknown = append(unknown, strconv.Quote(k))
+			unknown = append(unknown, k)
 			continue
 		}
 		if _, dup := lower[l]; dup {
-			errs = append(errs, fmt.Errorf("config: %s is given twice, in different cases", l))
+			errs = append(errs, keyErr(l, "%s is given twice, in different cases", l))
 		}
 		lower[l] = m[k]
 	}
@@ -334,11 +418,7 @@ func FromMap(p Program, m map[string]string) (Config, error) {
 		for i, k := range keys {
 			names[i] = k.Name
 		}
-		s := ""
-		if len(unknown) > 1 {
-			s = "s"
-		}
-		errs = append(errs, fmt.Errorf("config: unknown key%s %s (known: %s)", s, strings.Join(unknown, ", "), strings.Join(names, ", ")))
+		errs = append(errs, &UnknownKeysError{Keys: unknown, Known: names})
 	}
 	c, err := FromLookup(p, func(k string) string { return lower[k] })
 	if err = errors.Join(append(errs, err)...); err != nil {
@@ -357,27 +437,27 @@ func FromLookup(p Program, get func(key string) string) (Config, error) {
 		v := strings.TrimSpace(get(k.Name))
 		if v == "" {
 			if k.Required && p == Plugin {
-				errs = append(errs, fmt.Errorf("config: %s is missing: set it to the %s", k.Name, k.Text()))
+				errs = append(errs, keyErr(k.Name, "%s is missing: set it to the %s", k.Name, k.Text()))
 			}
 			continue
 		}
 		if err := k.set(&b, v); err != nil {
 			switch {
 			case k.Secret:
-				errs = append(errs, fmt.Errorf("config: %s: %w", k.Name, err))
+				errs = append(errs, keyErr(k.Name, "%s: %w", k.Name, err))
 			case k.Redact != nil:
-				errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, k.Redact(v), err))
+				errs = append(errs, keyErr(k.Name, "%s = %q: %w", k.Name, k.Redact(v), err))
 			default:
-				errs = append(errs, fmt.Errorf("config: %s = %q: %w", k.Name, v, err))
+				errs = append(errs, keyErr(k.Name, "%s = %q: %w", k.Name, v, err))
 			}
 		}
 	}
 	if p == Plugin {
 		switch {
 		case b.Engine.StateBackend == engine.BackendRedis && b.Engine.Redis.Address == "":
-			errs = append(errs, errors.New("config: redis_address is missing: state_backend redis needs the server's address"))
+			errs = append(errs, keyErr("redis_address", "redis_address is missing: state_backend redis needs the server's address"))
 		case b.Engine.StateBackend != engine.BackendRedis && b.Engine.StateDir == "":
-			errs = append(errs, fmt.Errorf("config: state_dir is missing: set it to the %s", strings.TrimSuffix(keyText("state_dir"), ". Required with state_backend pebble")))
+			errs = append(errs, keyErr("state_dir", "state_dir is missing: set it to the %s", strings.TrimSuffix(keyText("state_dir"), ". Required with state_backend pebble")))
 		}
 	}
 	errs = append(errs, b.inline()...)
@@ -404,7 +484,7 @@ func (b *build) inline() []error {
 	var errs []error
 	for _, k := range inlineKeys {
 		if b.rule[k] == "" {
-			errs = append(errs, fmt.Errorf("config: %s is missing: an inline rule needs %s", k, strings.Join(inlineKeys, ", ")))
+			errs = append(errs, keyErr(k, "%s is missing: an inline rule needs %s", k, strings.Join(inlineKeys, ", ")))
 		}
 	}
 	if len(errs) > 0 {
@@ -412,7 +492,7 @@ func (b *build) inline() []error {
 	}
 	r, err := rules.Inline(b.rule["rule_id"], b.rule["rule_name"], b.rule["rule_query"], splitList(b.rule["rule_fields"]), b.rule["rule_window"])
 	if err != nil {
-		return []error{fmt.Errorf("config: inline rule (rule_*): %w", err)}
+		return []error{keyErr("rule_query", "inline rule (rule_*): %w", err)}
 	}
 	b.Engine.Inline = r
 	return nil

@@ -519,21 +519,22 @@ type stats struct {
 	cacheHits, storeReads                     atomic.Int64
 	insights, digests, notifications, control atomic.Int64
 	commits, commitNanos, commitMaxNanos      atomic.Int64
+	commitBuckets                             [len(CommitBuckets) + 1]atomic.Int64
 	panics                                    atomic.Int64
 	conflicts                                 atomic.Int64
 	mu                                        sync.Mutex
 	parseErrors                               map[cloudtrail.ErrorKind]int64
 	matched                                   map[string]*atomic.Int64 // by rule key; fixed at init
-	names                                     map[string]string
+	names, ids                                map[string]string
 }
 
 func (s *stats) init(set *rules.Set) {
 	s.parseErrors = map[cloudtrail.ErrorKind]int64{}
 	s.matched = map[string]*atomic.Int64{}
-	s.names = map[string]string{}
+	s.names, s.ids = map[string]string{}, map[string]string{}
 	for _, r := range set.Rules() {
 		s.matched[r.Key] = new(atomic.Int64)
-		s.names[r.Key] = r.Name
+		s.names[r.Key], s.ids[r.Key] = r.Name, r.ID
 	}
 }
 
@@ -563,6 +564,8 @@ func (s *stats) batch(c *seen.Counters) {
 func (s *stats) commit(d time.Duration) {
 	s.commits.Add(1)
 	s.commitNanos.Add(int64(d))
+	i, _ := slices.BinarySearch(CommitBuckets[:], d)
+	s.commitBuckets[i].Add(1)
 	for {
 		m := s.commitMaxNanos.Load()
 		if int64(d) <= m || s.commitMaxNanos.CompareAndSwap(m, int64(d)) {
@@ -573,29 +576,53 @@ func (s *stats) commit(d time.Duration) {
 
 // Counters is a snapshot of everything a user would graph.
 type Counters struct {
-	Records, Events, Alerts   int64
-	Prefiltered               int64 // records no rule could match, skipped unparsed
-	Insights, Digests         int64
-	Notifications, Control    int64
-	ParseErrors               map[string]int64 // by kind
-	Matched                   []RuleCount      // events per rule, by name
-	TuplesChecked, Novel      int64
-	SuppressedLearning        int64
-	Backfilled                int64
-	TupleOverflow, NoTime     int64
-	Panics                    int64 // records skipped because their work panicked
-	Conflicts                 int64 // batches decided again after a conflict on a shared state
-	Held                      int64 // events held for ordering (max_lateness), now
-	CacheHitRatio             float64
-	Commits                   int64
-	CommitMean, CommitMax     time.Duration
+	Records, Events, Alerts int64
+	Prefiltered             int64 // records no rule could match, skipped unparsed
+	Insights, Digests       int64
+	Notifications, Control  int64
+	ParseErrors             map[string]int64 // by kind
+	Matched                 []RuleCount      // events per rule, by name
+	TuplesChecked, Novel    int64
+	SuppressedLearning      int64
+	Backfilled              int64
+	TupleOverflow, NoTime   int64
+	Panics                  int64 // records skipped because their work panicked
+	Conflicts               int64 // batches decided again after a conflict on a shared state
+	Held                    int64 // events held for ordering (max_lateness), now
+	CacheHitRatio           float64
+	CacheHits, StoreReads   int64 // tuple checks answered by the hot cache, and by the store
+	Commits                 int64
+	CommitMean, CommitMax   time.Duration
+	// CommitLatency counts commits by duration: CommitLatency[i] those up
+	// to CommitBuckets[i] (and above the bucket before), the last those
+	// above every bucket.
+	CommitLatency             [len(CommitBuckets) + 1]int64
+	CommitTotal               time.Duration
 	OutboxAlerts, OutboxBytes int64
+	// OutboxOldest is when the oldest waiting alert was committed (zero:
+	// none waits); see seen.State.OutboxOldest.
+	OutboxOldest time.Time
+	// StateBytes is the state's size on disk; -1 when its store cannot
+	// tell.
+	StateBytes int64
+	Rules      int      // rules loaded
+	ASN        asn.Meta // the database in service; zero without one
+}
+
+// CommitBuckets are the upper bounds of Counters.CommitLatency: a commit
+// is one synced write, a fraction of a millisecond on a local SSD,
+// tens of milliseconds on network storage.
+var CommitBuckets = [...]time.Duration{
+	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second,
 }
 
 // RuleCount is the number of events that matched one rule.
 type RuleCount struct {
-	Name, Key string
-	Events    int64
+	Name, Key, ID string
+	Events        int64
 }
 
 // Stats snapshots the counters.
@@ -609,11 +636,16 @@ func (e *Engine) Stats() Counters {
 		Commits: s.commits.Load(), CommitMax: time.Duration(s.commitMaxNanos.Load()),
 		ParseErrors: map[string]int64{},
 	}
-	if hits, reads := s.cacheHits.Load(), s.storeReads.Load(); hits+reads > 0 {
-		c.CacheHitRatio = float64(hits) / float64(hits+reads)
+	c.CacheHits, c.StoreReads = s.cacheHits.Load(), s.storeReads.Load()
+	if c.CacheHits+c.StoreReads > 0 {
+		c.CacheHitRatio = float64(c.CacheHits) / float64(c.CacheHits+c.StoreReads)
 	}
+	c.CommitTotal = time.Duration(s.commitNanos.Load())
 	if c.Commits > 0 {
-		c.CommitMean = time.Duration(s.commitNanos.Load() / c.Commits)
+		c.CommitMean = c.CommitTotal / time.Duration(c.Commits)
+	}
+	for i := range c.CommitLatency {
+		c.CommitLatency[i] = s.commitBuckets[i].Load()
 	}
 	s.mu.Lock()
 	for k, n := range s.parseErrors {
@@ -621,10 +653,17 @@ func (e *Engine) Stats() Counters {
 	}
 	s.mu.Unlock()
 	for key, n := range s.matched {
-		c.Matched = append(c.Matched, RuleCount{Name: s.names[key], Key: key, Events: n.Load()})
+		c.Matched = append(c.Matched, RuleCount{Name: s.names[key], Key: key, ID: s.ids[key], Events: n.Load()})
 	}
 	sort.Slice(c.Matched, func(i, j int) bool { return c.Matched[i].Name < c.Matched[j].Name })
 	c.OutboxAlerts, c.OutboxBytes = e.state.OutboxSize()
+	c.OutboxOldest = e.state.OutboxOldest()
 	c.Held = e.state.HeldEvents()
+	c.StateBytes = -1
+	if n, ok := e.state.DiskUsage(); ok {
+		c.StateBytes = n
+	}
+	c.Rules = len(e.set.Rules())
+	c.ASN = e.asn.Meta()
 	return c
 }

@@ -27,6 +27,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -142,6 +143,27 @@ type Sender struct {
 	body         []byte // scratch: the entries of a message
 	parser       fastjson.Parser
 	testHook     func(event string) // called at "attempt", "handshake", "write"
+
+	// What Stats reports, read from other goroutines.
+	delivered atomic.Int64
+	failures  atomic.Int64
+	failing   atomic.Bool
+}
+
+// Stats are a sender's counters since New.
+type Stats struct {
+	// Delivered is the number of alerts acknowledged by the receiver.
+	Delivered int64
+	// Failures is the number of failed delivery attempts (each retry of
+	// an outage counts).
+	Failures int64
+	// Failing: the last attempt failed, and delivery is backing off.
+	Failing bool
+}
+
+// Stats snapshots the counters; safe from any goroutine.
+func (s *Sender) Stats() Stats {
+	return Stats{Delivered: s.delivered.Load(), Failures: s.failures.Load(), Failing: s.failing.Load()}
 }
 
 // outage is a run of failed attempts, reported when it starts and ends.
@@ -227,6 +249,8 @@ func (s *Sender) Run(ctx context.Context) {
 // with the stack; the retries that follow are silent until delivery
 // recovers.
 func (s *Sender) failed(err error) {
+	s.failures.Add(1)
+	s.failing.Store(true)
 	first := s.outage == nil
 	if first {
 		s.outage = &outage{since: time.Now()}
@@ -244,6 +268,7 @@ func (s *Sender) failed(err error) {
 
 // recovered reports the end of an outage, once an attempt succeeded.
 func (s *Sender) recovered(sent int) {
+	s.failing.Store(false)
 	if s.outage == nil {
 		return
 	}
@@ -331,6 +356,7 @@ func (s *Sender) attempt(ctx context.Context, reclaim bool) (n int, err error) {
 	// Acked: delivered, whatever happens to the deletion. A deletion that
 	// fails leaves the alerts on disk, sent again at the next start.
 	s.cursor = alerts[len(alerts)-1].Seq
+	s.delivered.Add(int64(len(alerts)))
 	if err := s.outbox.Delivered(alerts); err != nil {
 		return len(alerts), fmt.Errorf("deleting delivered alerts: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
+	"time"
 )
 
 // Alert is one outbox entry: an alert document waiting for delivery. It
@@ -65,11 +67,14 @@ func (s *State) Delete(alerts []Alert) error {
 
 func (s *State) deleted(alerts []Alert) {
 	var bytes int64
+	last := uint64(0)
 	for _, a := range alerts {
 		bytes += int64(len(a.Doc))
+		last = max(last, a.Seq)
 	}
-	s.outboxCount.Add(-int64(len(alerts)))
+	left := s.outboxCount.Add(-int64(len(alerts)))
 	s.outboxBytes.Add(-bytes)
+	s.ages.removed(last, left == 0)
 }
 
 // outboxStore is what the embedded store offers the outbox beyond Store.
@@ -132,4 +137,86 @@ func (s *State) OutboxSize() (count, bytes int64) {
 		}
 	}
 	return s.outboxCount.Load(), s.outboxBytes.Load()
+}
+
+// OutboxOldest is when the oldest alert waiting in the outbox was
+// committed, to within a second; the zero time when the outbox is empty.
+// For alerts committed before the state was opened it is the time of the
+// opening: the age is then a lower bound.
+func (s *State) OutboxOldest() time.Time {
+	if n, _ := s.OutboxSize(); n == 0 {
+		return time.Time{}
+	}
+	return s.ages.oldest()
+}
+
+// outboxAges remembers when alerts entered the outbox, for the age of the
+// oldest waiting one (a delivery that lags shows as a growing age before
+// anything is lost). Alerts leave the outbox in sequence order, so one
+// entry per second of commits is enough: the first sequence number
+// committed in that second and when. A day of outage holds 86,400 entries
+// at most.
+type outboxAges struct {
+	mu      sync.Mutex
+	entries []ageEntry // entries[i] covers seq from entries[i].seq to entries[i+1].seq
+}
+
+type ageEntry struct {
+	seq uint64
+	at  time.Time
+}
+
+// added notes alerts committed at at, the first of them numbered first.
+func (a *outboxAges) added(first uint64, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := len(a.entries); n > 0 && at.Sub(a.entries[n-1].at) < time.Second {
+		return
+	}
+	a.entries = append(a.entries, ageEntry{first, at})
+}
+
+// removed notes that every alert through seq left the outbox; empty: none
+// is left.
+func (a *outboxAges) removed(seq uint64, empty bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if empty {
+		a.entries = a.entries[:0]
+		return
+	}
+	i := 0
+	for i+1 < len(a.entries) && a.entries[i+1].seq <= seq+1 {
+		i++
+	}
+	a.entries = append(a.entries[:0], a.entries[i:]...)
+}
+
+// loaded resets what is known after the outbox was read from disk: first
+// is its lowest sequence number (0: empty), at the time of the reading.
+func (a *outboxAges) loaded(first uint64, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if first == 0 {
+		a.entries = a.entries[:0]
+		return
+	}
+	// A reopening after a failure keeps what it knew of alerts still there.
+	i := 0
+	for i+1 < len(a.entries) && a.entries[i+1].seq <= first {
+		i++
+	}
+	a.entries = append(a.entries[:0], a.entries[i:]...)
+	if len(a.entries) == 0 || a.entries[0].seq > first {
+		a.entries = append([]ageEntry{{first, at}}, a.entries...)
+	}
+}
+
+func (a *outboxAges) oldest() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.entries) == 0 {
+		return time.Time{}
+	}
+	return a.entries[0].at
 }

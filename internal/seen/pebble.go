@@ -235,6 +235,15 @@ func (p *pebbleStore) failure() error {
 	return nil
 }
 
+// diskUsage is what the database's files take on disk.
+func (p *pebbleStore) diskUsage() (n int64, err error) {
+	err = p.call(func(db *pebble.DB) error {
+		n = int64(db.Metrics().DiskSpaceUsage())
+		return nil
+	})
+	return n, err
+}
+
 func (p *pebbleStore) Get(key []byte) (val []byte, found bool, err error) {
 	err = p.call(func(db *pebble.DB) error {
 		v, closer, err := db.Get(key)

@@ -135,6 +135,7 @@ type State struct {
 
 	outboxCount atomic.Int64
 	outboxBytes atomic.Int64
+	ages        outboxAges
 	commits     int // under mu
 
 	stop chan struct{}
@@ -262,18 +263,26 @@ func (s *State) load() error {
 		if len(s.held) > 0 {
 			return fmt.Errorf("state: %d events held for ordering (max_lateness) in a shared state: release them with the embedded store first", len(s.held))
 		}
-		// The server numbers and counts the shared outbox.
+		// The server numbers and counts the shared outbox; what waits there
+		// is taken as committed now (its age a lower bound).
 		n, bytes, err := s.shared.OutboxCounts()
 		s.outboxCount.Store(n)
 		s.outboxBytes.Store(bytes)
+		s.ages.loaded(min(uint64(n), 1), time.Now())
 		return err
 	}
-	return s.store.Scan([]byte{prefixOutbox}, func(k, v []byte) bool {
+	first := uint64(0)
+	err = s.store.Scan([]byte{prefixOutbox}, func(k, v []byte) bool {
 		s.nextSeq = bytesToU64(k[1:]) + 1
+		if first == 0 {
+			first = s.nextSeq - 1
+		}
 		s.outboxCount.Add(1)
 		s.outboxBytes.Add(int64(len(v)))
 		return true
 	})
+	s.ages.loaded(first, time.Now())
+	return err
 }
 
 func bytesToU64(b []byte) uint64 {
@@ -651,6 +660,9 @@ func (b *Batch) Commit() error {
 	if s.commits++; s.commits%32 == 0 {
 		s.opts.ReleaseCMemory()
 	}
+	if len(b.alerts) > 0 {
+		s.ages.added(s.nextSeq, time.Now())
+	}
 	s.nextSeq += uint64(len(b.alerts))
 	s.outboxCount.Add(int64(len(b.alerts)))
 	s.outboxBytes.Add(bytes)
@@ -846,6 +858,18 @@ func (b *Batch) Abort() {
 func (b *Batch) finish() {
 	b.s.mu.Unlock()
 	b.s = nil
+}
+
+// DiskUsage is the space the state takes on disk, in bytes; false when
+// its store cannot tell (a store other than the embedded one, or one out
+// of service).
+func (s *State) DiskUsage() (int64, bool) {
+	d, ok := s.store.(interface{ diskUsage() (int64, error) })
+	if !ok {
+		return 0, false
+	}
+	n, err := d.diskUsage()
+	return n, err == nil
 }
 
 // HeapShare is the Go heap one state needs: the cache's entries plus 24

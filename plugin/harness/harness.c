@@ -4,18 +4,30 @@
  * Fluent Bit. Test use only.
  *
  *   harness -so PLUGIN.so -props FILE [-props FILE ...] [-threads N]
- *           [-tag TAG] [CHUNK ...]
+ *           [-tag TAG] [-metrics] [-linger MS] [CHUNK ...]
  *
  * Each -props file configures one instance ("key value" per line, '#'
- * comments; log_level error|warn|info|debug). Every chunk goes to every
- * instance; N threads call FlushCtx concurrently, as `workers N` does.
- * Prints "init <i> rc <rc>", "flush <chunk> <i> rc <rc>", "exit <i> rc <rc>",
- * and "flushed <n> chunks in <ns> ns, <ns> ns in FlushCtx": the flushing
- * phase (reading the chunk files included), and the time spent inside the
- * plugin's flush calls alone, summed over threads.
+ * comments; log_level error|warn|info|debug; alias). Every chunk goes to
+ * every instance; N threads call FlushCtx concurrently, as `workers N`
+ * does. Prints "init <i> rc <rc>", "flush <chunk> <i> rc <rc>",
+ * "exit <i> rc <rc>", and "flushed <n> chunks in <ns> ns, <ns> ns in
+ * FlushCtx": the flushing phase (reading the chunk files included), and
+ * the time spent inside the plugin's flush calls alone, summed over
+ * threads.
+ *
+ * With -metrics the harness is also a cmetrics host, as Fluent Bit is: it
+ * exports the functions the plugin resolves (link with -rdynamic) and
+ * hands each instance a context through struct flb_api. It enforces what
+ * Fluent Bit cannot: a series created after the instance's init, or any
+ * call once its exit has returned (Fluent Bit has destroyed the context
+ * then), aborts. After each exit it prints the instance's series as
+ * "metric <name>{labels} <value>". -linger keeps the process (and the
+ * plugin's goroutines) alive that long after the last exit.
  */
 #include <ctype.h>
 #include <dlfcn.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,14 +52,56 @@ struct flb_api {
     int (*custom_log_check)(void *, int);
 };
 
+/* As of Fluent Bit 5.1.1; older versions end before event_type (4.2.2
+ * and older: 32 bytes) or config_map (40 bytes): -def-size allocates
+ * those sizes. */
 struct flb_plugin_proxy_def {
     int type;
     int proxy;
     int flags;
     char *name;
     char *description;
-    void *spare[8]; /* room for members newer versions add */
+    int event_type;
+    void *config_map;
 };
+
+/* The host's flb_config_map_create, walking the plugin's array with the
+ * stride of a host's struct flb_config_map (-map-stride: 104 from 5.0.3,
+ * 96 before): what the plugin's layout gate asks of the host. */
+struct mk_list {
+    struct mk_list *prev, *next;
+};
+
+static size_t map_stride = 104;
+
+void *flb_config_map_create(void *config, void *map)
+{
+    struct mk_list *list = calloc(1, sizeof *list);
+    char *m = map;
+    (void) config;
+    list->prev = list->next = list;
+    /* Each entry: int type, then its name at offset 8. */
+    while (*(char **) (m + 8) != NULL) {
+        struct mk_list *node = calloc(1, sizeof *node);
+        node->prev = list->prev;
+        node->next = list;
+        list->prev->next = node;
+        list->prev = node;
+        m += map_stride;
+    }
+    return list;
+}
+
+void flb_config_map_destroy(void *l)
+{
+    struct mk_list *list = l, *h = list->next;
+    while (h != list) {
+        struct mk_list *next = h->next;
+        free(h);
+        h = next;
+    }
+    free(list);
+}
 
 struct flb_plugin_proxy_context {
     void *remote_context;
@@ -61,6 +115,49 @@ struct flbgo_output_plugin {
     struct flb_plugin_proxy_context *context;
 };
 
+/* The harness's cmetrics: a context per instance, its metrics and their
+ * series, in the shapes the plugin's calls need. */
+#define MAX_METRICS 64
+#define MAX_SERIES 256
+#define MAX_LABELS 8
+#define MAX_BUCKETS 32
+enum { FAKE_COUNTER, FAKE_GAUGE, FAKE_HISTOGRAM };
+
+struct fake_buckets {
+    size_t count;
+    double bounds[MAX_BUCKETS];
+};
+
+struct fake_cmt;
+
+struct fake_metric {
+    struct fake_cmt *cmt;
+    int type;
+    char name[192];
+    int nlabels;
+    char *keys[MAX_LABELS];
+    struct fake_buckets *buckets;
+};
+
+struct fake_series {
+    struct fake_metric *m;
+    char *vals[MAX_LABELS];
+    double value;
+    uint64_t bucket[MAX_BUCKETS + 1];
+    double sum;
+    uint64_t count;
+};
+
+struct fake_cmt {
+    int index;
+    int initialized; /* the instance's init returned: no new series */
+    int dead;        /* its exit returned: no call at all */
+    int nmetrics, nseries;
+    struct fake_metric metrics[MAX_METRICS];
+    struct fake_series series[MAX_SERIES];
+    pthread_mutex_t mu;
+};
+
 /* The harness's stand-in for struct flb_output_instance. */
 #define MAX_PROPS 64
 struct instance {
@@ -69,7 +166,169 @@ struct instance {
     char *vals[MAX_PROPS];
     int log_level;
     struct flb_plugin_proxy_context ctx;
+    char name[64];
+    struct fake_cmt cmt;
 };
+
+static void die(const char *what, struct fake_cmt *cmt)
+{
+    fprintf(stderr, "harness: metrics of instance %d: %s\n", cmt->index, what);
+    fflush(stderr);
+    abort();
+}
+
+void *flb_output_get_cmt_instance(void *ins)
+{
+    return &((struct instance *) ins)->cmt;
+}
+
+const char *flb_output_name(void *ins)
+{
+    return ((struct instance *) ins)->name;
+}
+
+static struct fake_metric *fake_create(void *cmt_p, int type, char *ns, char *sub, char *name,
+                                       int nlabels, char **keys, struct fake_buckets *b)
+{
+    struct fake_cmt *cmt = cmt_p;
+    struct fake_metric *m;
+    pthread_mutex_lock(&cmt->mu);
+    if (cmt->dead) die("a metric created after exit", cmt);
+    if (cmt->initialized) die("a metric created after init", cmt);
+    if (cmt->nmetrics == MAX_METRICS || nlabels > MAX_LABELS) die("too many metrics or labels", cmt);
+    m = &cmt->metrics[cmt->nmetrics++];
+    m->cmt = cmt;
+    m->type = type;
+    snprintf(m->name, sizeof m->name, "%s_%s_%s", ns, sub, name);
+    m->nlabels = nlabels;
+    for (int i = 0; i < nlabels; i++) m->keys[i] = strdup(keys[i]);
+    m->buckets = b;
+    pthread_mutex_unlock(&cmt->mu);
+    return m;
+}
+
+/* series finds (or, during init only, creates) a series; under cmt->mu. */
+static struct fake_series *series(struct fake_metric *m, int nlabels, char **vals)
+{
+    struct fake_cmt *cmt = m->cmt;
+    if (cmt->dead) die("a series set after exit", cmt);
+    if (nlabels != m->nlabels) die("a label count that differs from the keys'", cmt);
+    for (int i = 0; i < cmt->nseries; i++) {
+        struct fake_series *s = &cmt->series[i];
+        int same = s->m == m;
+        for (int j = 0; same && j < nlabels; j++) same = strcmp(s->vals[j], vals[j]) == 0;
+        if (same) return s;
+    }
+    if (cmt->initialized) die("a series created after init", cmt);
+    if (cmt->nseries == MAX_SERIES) die("too many series", cmt);
+    struct fake_series *s = &cmt->series[cmt->nseries++];
+    s->m = m;
+    for (int j = 0; j < nlabels; j++) s->vals[j] = strdup(vals[j]);
+    return s;
+}
+
+void *cmt_counter_create(void *cmt, char *ns, char *sub, char *name, char *help, int n, char **keys)
+{
+    (void) help;
+    return fake_create(cmt, FAKE_COUNTER, ns, sub, name, n, keys, NULL);
+}
+
+void *cmt_gauge_create(void *cmt, char *ns, char *sub, char *name, char *help, int n, char **keys)
+{
+    (void) help;
+    return fake_create(cmt, FAKE_GAUGE, ns, sub, name, n, keys, NULL);
+}
+
+void *cmt_histogram_buckets_create_size(double *bounds, size_t count)
+{
+    struct fake_buckets *b = calloc(1, sizeof *b);
+    if (count > MAX_BUCKETS) return NULL;
+    b->count = count;
+    memcpy(b->bounds, bounds, count * sizeof *bounds);
+    return b;
+}
+
+void *cmt_histogram_create(void *cmt, char *ns, char *sub, char *name, char *help, void *buckets, int n, char **keys)
+{
+    (void) help;
+    return fake_create(cmt, FAKE_HISTOGRAM, ns, sub, name, n, keys, buckets);
+}
+
+static int fake_set(void *metric, int type, double val, int n, char **vals)
+{
+    struct fake_metric *m = metric;
+    pthread_mutex_lock(&m->cmt->mu);
+    if (m->type != type) die("a set of another type", m->cmt);
+    struct fake_series *s = series(m, n, vals);
+    /* cmt_counter_set refuses a value lower than the counter's */
+    int rc = type == FAKE_COUNTER && val < s->value ? -1 : 0;
+    if (rc == 0) s->value = val;
+    pthread_mutex_unlock(&m->cmt->mu);
+    return rc;
+}
+
+int cmt_counter_set(void *c, uint64_t ts, double val, int n, char **vals)
+{
+    (void) ts;
+    return fake_set(c, FAKE_COUNTER, val, n, vals);
+}
+
+int cmt_gauge_set(void *g, uint64_t ts, double val, int n, char **vals)
+{
+    (void) ts;
+    return fake_set(g, FAKE_GAUGE, val, n, vals);
+}
+
+int cmt_histogram_set_default(void *h, uint64_t ts, uint64_t *buckets, double sum, uint64_t count, int n, char **vals)
+{
+    struct fake_metric *m = h;
+    (void) ts;
+    pthread_mutex_lock(&m->cmt->mu);
+    if (m->type != FAKE_HISTOGRAM) die("a histogram set on another type", m->cmt);
+    struct fake_series *s = series(m, n, vals);
+    /* As cmetrics does: count + 1 values, the last one +Inf. */
+    memcpy(s->bucket, buckets, (m->buckets->count + 1) * sizeof *buckets);
+    s->sum = sum;
+    s->count = count;
+    pthread_mutex_unlock(&m->cmt->mu);
+    return 0;
+}
+
+static void print_labels(struct fake_series *s, const char *le)
+{
+    printf("{");
+    for (int j = 0; j < s->m->nlabels; j++) printf("%s%s=\"%s\"", j ? "," : "", s->m->keys[j], s->vals[j]);
+    if (le) printf(",le=\"%s\"", le);
+    printf("}");
+}
+
+static void print_metrics(struct fake_cmt *cmt)
+{
+    char le[32];
+    pthread_mutex_lock(&cmt->mu);
+    for (int i = 0; i < cmt->nseries; i++) {
+        struct fake_series *s = &cmt->series[i];
+        if (s->m->type != FAKE_HISTOGRAM) {
+            printf("metric %s", s->m->name);
+            print_labels(s, NULL);
+            printf(" %.17g\n", s->value);
+            continue;
+        }
+        for (size_t b = 0; b <= s->m->buckets->count; b++) {
+            if (b < s->m->buckets->count) snprintf(le, sizeof le, "%g", s->m->buckets->bounds[b]);
+            else strcpy(le, "+Inf");
+            printf("metric %s_bucket", s->m->name);
+            print_labels(s, le);
+            printf(" %llu\n", (unsigned long long) s->bucket[b]);
+        }
+        printf("metric %s_count", s->m->name);
+        print_labels(s, NULL);
+        printf(" %llu\nmetric %s_sum", (unsigned long long) s->count, s->m->name);
+        print_labels(s, NULL);
+        printf(" %.17g\n", s->sum);
+    }
+    pthread_mutex_unlock(&cmt->mu);
+}
 
 static int (*cb_register)(void *);
 static int (*cb_init)(void *);
@@ -140,6 +399,9 @@ static int load_props(const char *path, struct instance *ins)
         while (p > v && isspace((unsigned char) p[-1])) *--p = '\0';
         if (strcasecmp(k, "log_level") == 0) {
             ins->log_level = parse_level(v);
+        }
+        if (strcasecmp(k, "alias") == 0) {
+            snprintf(ins->name, sizeof ins->name, "%s", v);
         }
         if (ins->n == MAX_PROPS) break;
         ins->keys[ins->n] = strdup(k);
@@ -216,9 +478,10 @@ int main(int argc, char **argv)
 {
     const char *so = NULL;
     const char *props[16];
-    int nprops = 0, threads = 1, first_chunk = argc;
+    int nprops = 0, threads = 1, first_chunk = argc, with_metrics = 0, linger_ms = 0;
+    size_t def_size = sizeof(struct flb_plugin_proxy_def);
     struct flb_api api = {0};
-    struct flb_plugin_proxy_def def;
+    struct flb_plugin_proxy_def *def;
     struct flbgo_output_plugin plugin = {0};
     void *h;
     pthread_t tids[64];
@@ -234,6 +497,14 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         } else if (strcmp(argv[i], "-tag") == 0 && i + 1 < argc) {
             tag = argv[++i];
+        } else if (strcmp(argv[i], "-metrics") == 0) {
+            with_metrics = 1;
+        } else if (strcmp(argv[i], "-linger") == 0 && i + 1 < argc) {
+            linger_ms = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "-def-size") == 0 && i + 1 < argc) {
+            def_size = (size_t) atoi(argv[++i]);
+        } else if (strcmp(argv[i], "-map-stride") == 0 && i + 1 < argc) {
+            map_stride = (size_t) atoi(argv[++i]);
         } else {
             first_chunk = i;
             break;
@@ -258,26 +529,54 @@ int main(int argc, char **argv)
         fprintf(stderr, "missing FLBPlugin symbols\n");
         return 3;
     }
-    memset(&def, 0, sizeof def);
-    if (cb_register(&def) != 0 || def.type != 2 || def.proxy != 11 || def.name == NULL) {
-        fprintf(stderr, "register: type %d proxy %d\n", def.type, def.proxy);
+    /* Fluent Bit allocates the definition (flb_calloc in 4.2.3 on, of its
+     * own size: a write past it is caught by -fsanitize or glibc). */
+    if (def_size < offsetof(struct flb_plugin_proxy_def, event_type)) {
+        fprintf(stderr, "-def-size: at least %zu\n", offsetof(struct flb_plugin_proxy_def, event_type));
+        return 2;
+    }
+    def = calloc(1, def_size);
+    if (cb_register(def) != 0 || def->type != 2 || def->proxy != 11 || def->name == NULL) {
+        fprintf(stderr, "register: type %d proxy %d\n", def->type, def->proxy);
         return 3;
     }
-    printf("register %s\n", def.name);
+    printf("register %s\n", def->name);
+    if (def_size >= sizeof *def && def->config_map != NULL) {
+        /* Read as 5.1.1 does: entries of 104 bytes, the name at 8, the
+         * description at 40. */
+        int n = 0;
+        for (char *m = def->config_map; *(char **) (m + 8) != NULL; m += 104) {
+            if (*(char **) (m + 40) == NULL) {
+                fprintf(stderr, "config_map: %s has no description\n", *(char **) (m + 8));
+                return 3;
+            }
+            n++;
+        }
+        printf("config_map %d keys\n", n);
+    }
 
     api.output_get_property = get_property;
     api.log_print = log_print;
     api.output_log_check = log_check;
+    if (with_metrics) {
+        api.output_get_cmt_instance = flb_output_get_cmt_instance;
+    }
 
     /* proxy_go_output_init, once per instance, on the one plugin struct. */
     instances = calloc(nprops, sizeof *instances);
     for (int i = 0; i < nprops; i++) {
         int rc;
+        snprintf(instances[i].name, sizeof instances[i].name, "newterms.%d", i);
+        instances[i].cmt.index = i;
+        pthread_mutex_init(&instances[i].cmt.mu, NULL);
         if (load_props(props[i], &instances[i]) != 0) return 3;
         plugin.api = &api;
         plugin.o_ins = &instances[i];
         plugin.context = &instances[i].ctx;
         rc = cb_init(&plugin);
+        pthread_mutex_lock(&instances[i].cmt.mu);
+        instances[i].cmt.initialized = 1;
+        pthread_mutex_unlock(&instances[i].cmt.mu);
         printf("init %d rc %d\n", i, rc);
         if (rc <= 0) failed = 1;
     }
@@ -302,6 +601,15 @@ int main(int argc, char **argv)
     /* proxy_go_output_destroy: ExitCtx, as FLBPluginExitCtx is exported. */
     for (int i = 0; i < nprops; i++) {
         printf("exit %d rc %d\n", i, cb_exit_ctx(instances[i].ctx.remote_context));
+        /* Fluent Bit destroys the instance's metrics context now. */
+        print_metrics(&instances[i].cmt);
+        pthread_mutex_lock(&instances[i].cmt.mu);
+        instances[i].cmt.dead = 1;
+        pthread_mutex_unlock(&instances[i].cmt.mu);
+    }
+    if (linger_ms > 0) {
+        struct timespec d = {linger_ms / 1000, (linger_ms % 1000) * 1000000L};
+        nanosleep(&d, NULL);
     }
     return 0;
 }
