@@ -171,10 +171,11 @@ func TestVectorScan(t *testing.T) {
 	if !haveSIMD {
 		t.Skip("no vector scan on this machine")
 	}
-	f, _ := Build(set(t, `event.action: (AssumeRoleWithWebIdentity or Ro*)`, `event.provider: ab`))
+	f, _ := Build(set(t, `event.action: (AssumeRoleWithWebIdentity or Ro*)`, `event.provider: ab`, `user_agent.original: *Terraform*`))
 	for _, lit := range []string{`"AssumeRoleWithWebIdentity"`, `"AssumeRoleWithWebIdentit`, `"AssumeRole"`, `"Ro`, `"Rx"`, `"R`, `"ab"`, `"ab`, `"a`, `"AssumedRole"`,
 		`"\u0041ssumeRoleWithWebIdentity"`, `"A\/b"`, `"\"q\\"`, `"\`,
-		`"data":"eyJ9"`, `"data":"{}"`, `"Message" :"H4sI`, `"message":"x_"`, `"CloudTrailEvent"`, `"dat`} {
+		`"data":"eyJ9"`, `"data":"{}"`, `"Message" :"H4sI`, `"message":"x_"`, `"CloudTrailEvent"`, `"dat`,
+		`"HashiCorp Terraform/1.6"`, `Terraform`, `Terrafor`, `xTerraformx`} {
 		for pad := range 100 {
 			for tail := range 40 {
 				raw := []byte(`{"a":"` + strings.Repeat("x", pad) + `",` + strings.Repeat(`"`, tail%3) + `"k":` + lit + strings.Repeat("y", tail))
@@ -462,14 +463,25 @@ func BenchmarkMayMatch(b *testing.B) {
 	}
 }
 
-// FuzzMayMatch: any bytes; the prefilter never panics and never drops a
-// record that one of the conf rules matches.
+// FuzzMayMatch: any bytes; the prefilter never panics, never drops a
+// record that one of the conf rules matches, and answers as the naive
+// search does, with the conf rules and with Elastic's pack when it is there.
 func FuzzMayMatch(f *testing.F) {
 	s, _, err := rules.Load("../../conf/rules")
 	if err != nil {
 		f.Fatal(err)
 	}
 	filter, _ := Build(s)
+	filters, naives := []*Filter{filter}, []naive{newNaive(s)}
+	if _, err := os.Stat(elasticPack); err == nil {
+		ps := packSet(f)
+		pf, rep := Build(ps)
+		if pf == nil {
+			f.Fatalf("no filter for the pack: %v", rep.Unfiltered)
+		}
+		filters, naives = append(filters, pf), append(naives, newNaive(ps))
+		f.Add([]byte(kmsDecrypt))
+	}
 	for _, ev := range synth.Stream(synth.Options{Seed: 8, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 1, Events: 20}) {
 		f.Add(ev.JSON)
 	}
@@ -494,6 +506,9 @@ func FuzzMayMatch(f *testing.F) {
 		pass := filter.MayMatch(raw)
 		if pass != scalar(filter, raw) {
 			t.Fatalf("the vector scan says %v, the quote loop %v: %s", pass, !pass, raw)
+		}
+		for i, nv := range naives {
+			agree(t, filters[i], nv, raw, fmt.Sprint("filter ", i))
 		}
 		dec.Decode(raw, func(ev *cloudtrail.Event) {
 			doc.Reset(ev, rules.Enrichment{HasAS: true, ASNumber: 1, ASOrg: "Example"})
