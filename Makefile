@@ -52,7 +52,8 @@ BENCHES := \
   ./internal/cloudtrail:Normalize/1.5KB \
   ./internal/asn:Lookup \
   ./internal/rules:Match \
-  ./internal/prefilter:MayMatch \
+  ./internal/prefilter:MayMatch$$ \
+  ./internal/prefilter:MayMatchPack \
   ./internal/seen:Check \
   ./internal/flb:Each \
   ./internal/engine:Engine \
