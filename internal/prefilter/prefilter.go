@@ -73,6 +73,10 @@ type Filter struct {
 	trie  trie
 	lits  []literal
 	subs  []int32 // the literals that may sit anywhere, for the quote loop
+	// first2: the first two bytes of the literals that begin a string, a
+	// bit each, so that the quote loop passes over most quotes without a
+	// probe (a probe at each quote made it 12% slower with the seed rules).
+	first2 [1 << 16 / 64]uint64
 	// rules: each rule's clauses, numbered consecutively, as bits of the
 	// set a scan fills; a record passes when every clause of some rule has
 	// a literal the record holds.
@@ -188,7 +192,10 @@ func Build(set *rules.Set) (*Filter, Report) {
 			continue // only in clauses too weak to keep
 		}
 		root := anchored
-		if !l.anchored {
+		if l.anchored {
+			k := uint16(l.text[0]) | uint16(l.text[1])<<8
+			f.first2[k/64] |= 1 << (k % 64)
+		} else {
 			root = anywhere
 			f.subs = append(f.subs, int32(i))
 		}
@@ -263,7 +270,7 @@ const roundBytes = 64 + teddyBytes - 1
 // rounds.
 const tailBuf = 64 + roundBytes
 
-// scan is one record's: the clauses met so far.
+// scan is one record's: the clauses met so far, and the vector scan's masks.
 type scan struct {
 	f     *Filter
 	met   [maxClauses / 64]uint64
@@ -323,7 +330,10 @@ func (s *scan) quotes(raw []byte, i int) bool {
 			break
 		}
 		b = b[q+1:]
-		if s.walk(anchored, b) {
+		if len(b) < 2 {
+			break
+		}
+		if k := uint16(b[0]) | uint16(b[1])<<8; s.f.first2[k/64]&(1<<(k%64)) != 0 && s.walk(anchored, b) {
 			return true
 		}
 	}
