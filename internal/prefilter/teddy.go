@@ -17,7 +17,8 @@ type teddy struct {
 	subs     bool
 }
 
-// teddyBytes is the length of a fingerprint.
+// teddyBytes is the length of a fingerprint; scan_amd64.s is written for
+// four.
 const teddyBytes = 4
 
 // fingerprint is a literal's first bytes (-1: any byte), and whether it
