@@ -67,7 +67,8 @@ BENCHES := \
   ./internal/cloudtrail:Normalize/1.5KB \
   ./internal/asn:Lookup \
   ./internal/rules:Match \
-  ./internal/prefilter:MayMatch \
+  ./internal/prefilter:MayMatch$$ \
+  ./internal/prefilter:MayMatchPack \
   ./internal/seen:Check \
   ./internal/alert:Build \
   ./internal/flb:Each \

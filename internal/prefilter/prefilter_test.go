@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,10 +171,11 @@ func TestVectorScan(t *testing.T) {
 	if !haveSIMD {
 		t.Skip("no vector scan on this machine")
 	}
-	f, _ := Build(set(t, `event.action: (AssumeRoleWithWebIdentity or Ro*)`, `event.provider: ab`))
+	f, _ := Build(set(t, `event.action: (AssumeRoleWithWebIdentity or Ro*)`, `event.provider: ab`, `user_agent.original: *Terraform*`))
 	for _, lit := range []string{`"AssumeRoleWithWebIdentity"`, `"AssumeRoleWithWebIdentit`, `"AssumeRole"`, `"Ro`, `"Rx"`, `"R`, `"ab"`, `"ab`, `"a`, `"AssumedRole"`,
 		`"\u0041ssumeRoleWithWebIdentity"`, `"A\/b"`, `"\"q\\"`, `"\`,
-		`"data":"eyJ9"`, `"data":"{}"`, `"Message" :"H4sI`, `"message":"x_"`, `"CloudTrailEvent"`, `"dat`} {
+		`"data":"eyJ9"`, `"data":"{}"`, `"Message" :"H4sI`, `"message":"x_"`, `"CloudTrailEvent"`, `"dat`,
+		`"HashiCorp Terraform/1.6"`, `Terraform`, `Terrafor`, `xTerraformx`} {
 		for pad := range 100 {
 			for tail := range 40 {
 				raw := []byte(`{"a":"` + strings.Repeat("x", pad) + `",` + strings.Repeat(`"`, tail%3) + `"k":` + lit + strings.Repeat("y", tail))
@@ -461,14 +463,25 @@ func BenchmarkMayMatch(b *testing.B) {
 	}
 }
 
-// FuzzMayMatch: any bytes; the prefilter never panics and never drops a
-// record that one of the conf rules matches.
+// FuzzMayMatch: any bytes; the prefilter never panics, never drops a
+// record that one of the conf rules matches, and answers as the naive
+// search does, with the conf rules and with Elastic's pack when it is there.
 func FuzzMayMatch(f *testing.F) {
 	s, _, err := rules.Load("../../conf/rules")
 	if err != nil {
 		f.Fatal(err)
 	}
 	filter, _ := Build(s)
+	filters, naives := []*Filter{filter}, []naive{newNaive(s)}
+	if _, err := os.Stat(elasticPack); err == nil {
+		ps := packSet(f)
+		pf, rep := Build(ps)
+		if pf == nil {
+			f.Fatalf("no filter for the pack: %v", rep.Unfiltered)
+		}
+		filters, naives = append(filters, pf), append(naives, newNaive(ps))
+		f.Add([]byte(kmsDecrypt))
+	}
 	for _, ev := range synth.Stream(synth.Options{Seed: 8, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 1, Events: 20}) {
 		f.Add(ev.JSON)
 	}
@@ -494,6 +507,9 @@ func FuzzMayMatch(f *testing.F) {
 		if pass != scalar(filter, raw) {
 			t.Fatalf("the vector scan says %v, the quote loop %v: %s", pass, !pass, raw)
 		}
+		for i, nv := range naives {
+			agree(t, filters[i], nv, raw, fmt.Sprint("filter ", i))
+		}
 		dec.Decode(raw, func(ev *cloudtrail.Event) {
 			doc.Reset(ev, rules.Enrichment{HasAS: true, ASNumber: 1, ASOrg: "Example"})
 			s.Match(doc, func(r *rules.Rule) {
@@ -503,4 +519,78 @@ func FuzzMayMatch(f *testing.F) {
 			})
 		})
 	})
+}
+
+// elasticPack is the directory of Elastic's CloudTrail new_terms rules,
+// beside the checkout.
+const elasticPack = "../../../shared/fixtures/elastic-rules"
+
+// packSet loads Elastic's whole CloudTrail rule pack; skips when absent.
+func packSet(t testing.TB) *rules.Set {
+	t.Helper()
+	if _, err := os.Stat(elasticPack); err != nil {
+		t.Skipf("%s absent: %v", elasticPack, err)
+	}
+	s, _, err := rules.Load(elasticPack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// kmsDecrypt is a 1 KB record that no rule of Elastic's pack matches, as
+// CloudTrail writes them: a role on an EC2 instance decrypting with KMS.
+// It holds some of the pack's literals (kms.amazonaws.com, AssumedRole,
+// ASIA, :i-), none of its rules' every clause.
+const kmsDecrypt = `{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLEROLEID:i-0abcd1234ef567890","arn":"arn:aws:sts::111122223333:assumed-role/app-server/i-0abcd1234ef567890","accountId":"111122223333","accessKeyId":"ASIAEXAMPLEKEYID1234","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLEROLEID","arn":"arn:aws:iam::111122223333:role/app-server","accountId":"111122223333","userName":"app-server"}}},"eventTime":"2026-03-01T02:24:35Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"us-east-1","sourceIPAddress":"10.0.12.34","userAgent":"aws-sdk-java/1.12.7650","requestParameters":{"encryptionAlgorithm":"SYMMETRIC_DEFAULT"},"requestID":"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","eventID":"5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9","resources":[{"accountId":"111122223333","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}],"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`
+
+// BenchmarkMayMatchPack: the prefilter with Elastic's whole CloudTrail pack
+// loaded, on a 1 KB record that no rule matches, and on the synthetic
+// stream, one record an operation, reporting the fraction that passes.
+func BenchmarkMayMatchPack(b *testing.B) {
+	s := packSet(b)
+	f, rep := Build(s)
+	if f == nil {
+		b.Fatalf("no prefilter for the pack: %+v", rep)
+	}
+	b.Run("none-1KB", func(b *testing.B) {
+		rec := []byte(kmsDecrypt)
+		if f.MayMatch(rec) || matches(s, rec) {
+			b.Fatal("the record must match no rule and be dropped")
+		}
+		b.SetBytes(int64(len(rec)))
+		b.ReportAllocs()
+		for b.Loop() {
+			f.MayMatch(rec)
+		}
+	})
+	b.Run("stream", func(b *testing.B) {
+		events := synth.Stream(synth.Options{Seed: 1, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 2, Events: 2000})
+		passed := 0
+		for _, ev := range events {
+			if f.MayMatch(ev.JSON) {
+				passed++
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			f.MayMatch(events[i].JSON)
+			if i++; i == len(events) {
+				i = 0
+			}
+		}
+		b.ReportMetric(float64(passed)/float64(len(events)), "pass/record")
+	})
+}
+
+// matches reports whether a rule of s matches the records in raw.
+func matches(s *rules.Set, raw []byte) bool {
+	hit := false
+	doc := s.NewDoc()
+	cloudtrail.NewDecoder(cloudtrail.Options{}).Decode(raw, func(ev *cloudtrail.Event) {
+		doc.Reset(ev, rules.Enrichment{HasAS: true, ASNumber: 1, ASOrg: "Example"})
+		s.Match(doc, func(*rules.Rule) { hit = true })
+	})
+	return hit
 }

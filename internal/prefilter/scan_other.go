@@ -5,6 +5,6 @@ package prefilter
 // Only amd64 has the vector scan; elsewhere the quote loop does it all.
 var haveSIMD = false
 
-func scanAVX2(*nibbles, []byte) (int, uint64, bool) {
+func scanAVX2(*teddy, []byte, []uint64) (int, bool) {
 	panic("prefilter: no vector scan on this architecture")
 }
