@@ -186,8 +186,8 @@ func TestElasticConformance2026(t *testing.T) {
 			})
 		}
 	}
-	if stats.docs != 36 {
-		t.Errorf("%d expected documents, want the 36 of the README's folders", stats.docs)
+	if stats.docs < 36 {
+		t.Errorf("%d expected documents, want at least the 36 of the README's folders", stats.docs)
 	}
 }
 
