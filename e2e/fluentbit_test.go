@@ -593,6 +593,18 @@ func (fb *fluentBit) tail() string {
 	return "log " + fb.log + ":\n" + strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
+// lines are the lines of the log that contain s.
+func (fb *fluentBit) lines(s string) []string {
+	b, _ := os.ReadFile(fb.log)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // count is how many lines of the log contain s.
 func (fb *fluentBit) count(s string) int {
 	f, err := os.Open(fb.log)

@@ -129,8 +129,13 @@ func TestHotReload(t *testing.T) {
 			}
 		}
 		p.waitAlerts(t, "every alert", want, len(o.events), procs)
-		if n := fb.count("[error] [output:newterms]"); n > 0 {
-			t.Errorf("%d errors of the plugin\n%s", n, fb.tail())
+		// The state reopens cleanly each time: no error of the plugin's
+		// but a delivery outage, which a reload may cause (the forward
+		// input stops while the old instance still delivers).
+		for _, l := range fb.lines("[error] [output:newterms]") {
+			if !strings.Contains(l, "forward to ") {
+				t.Errorf("an error of the plugin: %s", l)
+			}
 		}
 		fb.stop()
 		verdict(t, want.ids, p.delivered())
@@ -143,7 +148,7 @@ func TestHotReload(t *testing.T) {
 		// number of reloads: the last is within a small margin of the
 		// first, whatever each reload happened to leave in flight.
 		base, last := figures[1], figures[len(figures)-1]
-		if last.goroutines > base.goroutines+3 || last.files > base.files+8 || last.rss > base.rss+48<<20 {
+		if last.goroutines > base.goroutines+3 || last.files > base.files+8 || last.rss > base.rss+16<<20 {
 			t.Errorf("growth from reload 1 to %d: goroutines %d -> %d, open files %d -> %d, RSS %d -> %d MiB",
 				len(figures)-1, base.goroutines, last.goroutines, base.files, last.files, base.rss>>20, last.rss>>20)
 		}

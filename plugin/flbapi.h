@@ -69,6 +69,14 @@ struct nt_config_map {
 static inline void *nt_api(void *plugin) { return ((struct nt_output_plugin *) plugin)->api; }
 static inline void *nt_ins(void *plugin) { return ((struct nt_output_plugin *) plugin)->o_ins; }
 
+/* nt_set_context sets the instance's remote_context, the first member of
+ * struct flb_plugin_proxy_context, which Fluent Bit hands back to
+ * FLBPluginFlushCtx and FLBPluginExitCtx. */
+static inline void nt_set_context(void *plugin, void *ctx)
+{
+    *(void **) ((struct nt_output_plugin *) plugin)->context = ctx;
+}
+
 /* host.c */
 
 /* nt_log prints through Fluent Bit's own logger, honouring the instance's
