@@ -188,6 +188,11 @@ func (c *checker) output(s *fbconf.Section) {
 	cfg, err := config.FromMap(config.Plugin, keys)
 	for _, ke := range config.KeyErrors(err) {
 		c.fail(at(ke.Key), "%v", ke.Err)
+		// The rest is checked with the keys that are good.
+		delete(keys, ke.Key)
+	}
+	if err != nil {
+		cfg, err = config.FromMap(config.Plugin, keys)
 	}
 	if err == nil {
 		c.openFiles(cfg, at)
