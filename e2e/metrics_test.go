@@ -25,10 +25,16 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// client scrapes without keep-alive and with a deadline: after a hot
+// reload Fluent Bit 3.2 leaves a kept-alive connection to its old HTTP
+// server open and silent, and a read on it never returned (CI hung 21
+// minutes there).
+var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 // scrape reads Prometheus text from url; ok false while nothing answers.
 func scrape(t *testing.T, url string) (map[string]*dto.MetricFamily, bool) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		return nil, false
 	}
@@ -134,7 +140,7 @@ func TestMetrics(t *testing.T) {
 		if _, ok := metric(fams, "fluentbit_output_proc_records_total", "name", "ct"); !ok {
 			t.Error("Fluent Bit's own series of the instance are not beside the plugin's")
 		}
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", ownPort))
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", ownPort))
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("/healthz: %v %v", err, resp)
 		} else {

@@ -90,9 +90,11 @@ func TestHotReload(t *testing.T) {
 		waitFor(t, "the plugin's init", reloadLimit, procs, func() bool { return fb.count(initMark) == 1 })
 		var took []time.Duration
 		var figures []runtimeFigures
+		var kinds []map[string]int
 		measure := func() {
 			f := lastFigures(t, fb)
 			f.rss = rss(t, fb.cmd.Process.Pid)
+			kinds = append(kinds, fdKinds(fb.cmd.Process.Pid))
 			figures = append(figures, f)
 		}
 		measure()
@@ -147,10 +149,15 @@ func TestHotReload(t *testing.T) {
 		// runtime's and pebble's first allocations), nothing grows with the
 		// number of reloads: the last is within a small margin of the
 		// first, whatever each reload happened to leave in flight.
+		// Pipes are left out: Fluent Bit 3.2.10 leaks four at each reload
+		// by itself (tail -> null, no plugin: 39 -> 79 over ten reloads;
+		// 4.2.8: 39 -> 39), and the plugin opens none.
 		base, last := figures[1], figures[len(figures)-1]
+		base.files -= kinds[1]["pipe"]
+		last.files -= kinds[len(kinds)-1]["pipe"]
 		if last.goroutines > base.goroutines+3 || last.files > base.files+8 || last.rss > base.rss+16<<20 {
-			t.Errorf("growth from reload 1 to %d: goroutines %d -> %d, open files %d -> %d, RSS %d -> %d MiB",
-				len(figures)-1, base.goroutines, last.goroutines, base.files, last.files, base.rss>>20, last.rss>>20)
+			t.Errorf("growth from reload 1 to %d: goroutines %d -> %d, open files but pipes %d -> %d (%v -> %v), RSS %d -> %d MiB",
+				len(figures)-1, base.goroutines, last.goroutines, base.files, last.files, kinds[1], kinds[len(kinds)-1], base.rss>>20, last.rss>>20)
 		}
 	})
 }
@@ -184,6 +191,27 @@ func lastFigures(t *testing.T, fb *fluentBit) runtimeFigures {
 }
 
 // rss is a process's resident memory in bytes (/proc/PID/status VmRSS).
+// fdKinds counts a process's open files by kind (socket, pipe, anon
+// inode, or the file's base name), to say what grew.
+func fdKinds(pid int) map[string]int {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	kinds := map[string]int{}
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		if kind, _, ok := strings.Cut(target, ":"); ok && !strings.HasPrefix(target, "/") {
+			target = kind
+		} else {
+			target = filepath.Base(target)
+		}
+		kinds[target]++
+	}
+	return kinds
+}
+
 func rss(t *testing.T, pid int) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
