@@ -215,21 +215,31 @@ func (s *State) load() error {
 	if err != nil {
 		return fmt.Errorf("state: read format: %w", err)
 	}
+	empty := true
 	if !found {
-		empty := true
 		if err := s.scanAny(nil, func(k, _ []byte) bool { empty = false; return false }); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
 		if !empty {
-			return fmt.Errorf("state: the directory holds data without a newterms format marker: not a newterms state, or damaged")
+			// On a shared store another node may have just begun the
+			// state: the marker is its first write, so data written since
+			// our read comes with a marker.
+			if v, found, err = s.store.Get(formatKey); err != nil {
+				return fmt.Errorf("state: read format: %w", err)
+			}
 		}
+	}
+	switch {
+	case !found && !empty:
+		return fmt.Errorf("state: the directory holds data without a newterms format marker: not a newterms state, or damaged")
+	case !found:
 		var w Writes
 		w.Set(formatKey, []byte(strconv.Itoa(formatPlain)))
 		if err := s.store.Apply(&w); err != nil {
 			return fmt.Errorf("state: write format: %w", err)
 		}
 		s.format = formatPlain
-	} else {
+	default:
 		n, err := strconv.Atoi(string(v))
 		switch {
 		case err != nil:
