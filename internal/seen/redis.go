@@ -281,16 +281,22 @@ func OpenRedis(o RedisOptions) (Store, error) {
 	return s, nil
 }
 
-// describeConnErr says what a failed connection means to a user.
+// describeConnErr says what a failed connection means to a user. A
+// server's refusal is told by its error code, the first word of a RESP
+// error; a silent peer by the deadline.
 func describeConnErr(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "invalid password"):
-		return "authentication failed (check redis_password): " + msg
-	case errors.Is(err, os.ErrDeadlineExceeded), strings.Contains(msg, "i/o timeout"):
-		return "no answer within the timeout: not a Redis-protocol server, or unreachable: " + msg
+	var code string
+	if rerr, ok := rueidis.IsRedisErr(err); ok {
+		code, _, _ = strings.Cut(rerr.Error(), " ")
 	}
-	return "cannot connect (not a Redis-protocol server, or unreachable): " + msg
+	var nerr net.Error
+	switch {
+	case code == "WRONGPASS" || code == "NOAUTH":
+		return fmt.Sprintf("authentication failed (check redis_password): %v", err)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
+		return fmt.Sprintf("no answer within the timeout: not a Redis-protocol server, or unreachable: %v", err)
+	}
+	return fmt.Sprintf("cannot connect (not a Redis-protocol server, or unreachable): %v", err)
 }
 
 // do runs one call with the timeout. After a failure to reach the server,

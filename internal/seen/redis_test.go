@@ -56,7 +56,7 @@ func TestOpenRedisErrors(t *testing.T) {
 		{"unknown scheme", seen.RedisOptions{Address: "memcached://localhost:11211", Password: "wrong-password"}, []string{"memcached://localhost:11211", `unknown scheme "memcached"`}},
 		{"a password in the address", seen.RedisOptions{Address: "redis://:wrong-password@localhost:6379"}, []string{"set redis_password instead"}},
 		{"nothing listens", seen.RedisOptions{Address: "unix://" + filepath.Join(dir, "none.sock"), Password: "wrong-password"}, []string{"none.sock", "cannot connect"}},
-		{"not a Redis server", seen.RedisOptions{Address: "unix://" + mute, Password: "wrong-password", Timeout: 300 * time.Millisecond}, []string{"mute.sock"}},
+		{"not a Redis server", seen.RedisOptions{Address: "unix://" + mute, Password: "wrong-password", Timeout: 300 * time.Millisecond}, []string{"mute.sock", "no answer within the timeout"}},
 		{"no scripting", seen.RedisOptions{Address: noScripts.Addr()}, []string{noScripts.Addr(), "does not run Lua scripts"}},
 		{"a prefix of another layout", seen.RedisOptions{Address: srv.Addr(), Password: "right-password", KeyPrefix: "old"},
 			[]string{srv.Addr(), `key prefix "old" holds another newterms layout ("newterms-redis 0"`}},
