@@ -228,8 +228,8 @@ var exitLine = regexp.MustCompile(`exit: (\d+) records`)
 // seconds of the fluent-bit process.
 func measure(bin string, w *work, p pipeline) (float64, error) {
 	files := map[string]string{
-		"parsers.conf": "[PARSER]\n    Name json\n    Format json\n",
-		"plugins.conf": fmt.Sprintf("[PLUGINS]\n    Path %s\n", w.plugin),
+		"parsers.conf":    "[PARSER]\n    Name json\n    Format json\n",
+		"plugins.conf":    fmt.Sprintf("[PLUGINS]\n    Path %s\n", w.plugin),
 		"fluent-bit.conf": p.conf(w),
 	}
 	for name, text := range files {
