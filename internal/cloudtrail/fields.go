@@ -494,7 +494,7 @@ func (e *Event) flattened(i int) *fastjson.Value {
 	if e.flat[i] == 0 {
 		e.flat[i] = 2
 		hide := e.hidden(i)
-		if !missing(v) && (!flattenedPrefixes[i].payload || javaLenHiding(v, hide, &e.num) < 32766) && !onlyKey(v, hide) {
+		if !missing(v) && (!flattenedPrefixes[i].payload || (e.raw != nil && javaLenBound(len(e.raw)) < 32766 || javaLenHiding(v, hide, &e.num) < 32766)) && !onlyKey(v, hide) {
 			e.flat[i] = 1
 		}
 	}
