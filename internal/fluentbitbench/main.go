@@ -120,7 +120,7 @@ func run(records, runs int, plugin, seedRules, asnDB string, keep bool) error {
 		}
 	}
 	floor := median(cpu[0])
-	fmt.Printf("\n| %-58s | %6s | %8s | %s |\n", "pipeline", "CPU-s", "x floor", "runs")
+	fmt.Printf("\n| %-58s | %6s | %8s | %-20s |\n", "pipeline", "CPU-s", "x floor", "runs")
 	fmt.Printf("|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 8), strings.Repeat("-", 10), strings.Repeat("-", 22))
 	for i, p := range pipes {
 		m := median(cpu[i])
@@ -128,7 +128,7 @@ func run(records, runs int, plugin, seedRules, asnDB string, keep bool) error {
 		for _, s := range cpu[i] {
 			each = append(each, fmt.Sprintf("%.2f", s))
 		}
-		fmt.Printf("| %-58s | %6.2f | %8.2f | %s |\n", p.name, m, m/floor, strings.Join(each, " "))
+		fmt.Printf("| %-58s | %6.2f | %8.2f | %-20s |\n", p.name, m, m/floor, strings.Join(each, " "))
 	}
 	fmt.Printf("\nCPU-s: user + system seconds of the whole fluent-bit process, start to exit;\n%.2f µs a record at the floor.\n", floor/float64(records)*1e6)
 	return nil
