@@ -15,7 +15,7 @@ COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS     := -X github.com/newterms/newterms/internal/version.version=$(VERSION) \
                -X github.com/newterms/newterms/internal/version.commit=$(COMMIT)
 
-.PHONY: all build test lint vet staticcheck bench bench-all fuzz clean
+.PHONY: all build test lint vet staticcheck bench bench-all bench-fluentbit fuzz clean
 
 all: build
 
@@ -72,7 +72,8 @@ BENCHES := \
   ./internal/seen:Check \
   ./internal/alert:Build \
   ./internal/flb:Each \
-  ./internal/engine:Engine \
+  ./internal/engine:Engine$$ \
+  ./internal/engine:EnginePack \
   ./plugin:Harness
 
 bench: build/out_newterms.so build/harness
@@ -82,6 +83,13 @@ bench: build/out_newterms.so build/harness
 	  $(GO) test -run '^$$' -bench "$$pat" -benchmem -count $(BENCHCOUNT) -cpu 1 -benchtime 1s $$pkg >> build/bench.txt || exit 1; \
 	done
 	@awk -f bench.awk build/bench.txt
+
+# The plugin in real Fluent Bit on the synthetic stream: CPU seconds of
+# the whole fluent-bit process per pipeline, against tail -> null (see
+# internal/fluentbitbench). Skips when no Fluent Bit binary is found.
+FBRECORDS ?= 200000
+bench-fluentbit: build/out_newterms.so
+	$(GO) run ./internal/fluentbitbench -records $(FBRECORDS) -runs $(BENCHCOUNT)
 
 bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./...

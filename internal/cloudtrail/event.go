@@ -22,6 +22,7 @@ type Event struct {
 	ts   time.Time
 	tsOK bool
 	buf  []byte // scratch for computed strings; reset per event
+	num  []byte // scratch for javaLenHiding's numbers
 	// flat caches, per flattenedPrefixes entry, whether the payload is
 	// present and small enough to be flattened: 0 unknown, 1 yes, 2 no.
 	flat [len(flattenedPrefixes)]uint8

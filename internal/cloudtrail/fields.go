@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -304,7 +305,7 @@ func outcome(e *Event, dst []Value) []Value {
 	if e.str1("eventName") == "ConsoleLogin" {
 		if s, ok := e.str("responseElements", "ConsoleLogin"); ok {
 			start := len(e.buf)
-			e.buf = append(e.buf, strings.ToLower(s)...)
+			e.buf = appendLower(e.buf, s)
 			return append(dst, StringValue(b2s(e.buf[start:])))
 		}
 	}
@@ -348,9 +349,42 @@ func sourceIP(e *Event, dst []Value) []Value {
 	if !ok {
 		return dst
 	}
-	// The pipeline's grok ^%{IP}$ takes only a whole literal, without zone.
-	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+	if _, ok := parseIP(s); ok {
 		dst = append(dst, StringValue(s))
+	}
+	return dst
+}
+
+// parseIP parses an IP literal as the pipeline's grok ^%{IP}$ takes it:
+// whole, without zone. A name (a service's, as AWS writes for calls made
+// by a service) is refused before netip sees it: its error would be an
+// allocation for each such event.
+func parseIP(s string) (netip.Addr, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F', c == '.', c == ':':
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	a, err := netip.ParseAddr(s)
+	return a, err == nil && a.Zone() == ""
+}
+
+// appendLower is strings.ToLower(s) appended to dst, without an
+// intermediate string when s is ASCII.
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(dst, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
 	}
 	return dst
 }
@@ -361,11 +395,7 @@ func (e *Event) SourceIP() (netip.Addr, bool) {
 	if !ok {
 		return netip.Addr{}, false
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, false
-	}
-	return a, true
+	return parseIP(s)
 }
 
 func consoleLogin(key string, boolean bool) Getter {
@@ -464,7 +494,7 @@ func (e *Event) flattened(i int) *fastjson.Value {
 	if e.flat[i] == 0 {
 		e.flat[i] = 2
 		hide := e.hidden(i)
-		if !missing(v) && (!flattenedPrefixes[i].payload || javaLenHiding(v, hide) < 32766) && !onlyKey(v, hide) {
+		if !missing(v) && (!flattenedPrefixes[i].payload || (e.raw != nil && javaLenBound(len(e.raw)) < 32766 || javaLenHiding(v, hide, &e.num) < 32766)) && !onlyKey(v, hide) {
 			e.flat[i] = 1
 		}
 	}

@@ -34,6 +34,17 @@ func TestJavaLen(t *testing.T) {
 			t.Errorf("%s: %d, rendered %d", v, got, want)
 		}
 	}
+	// Short texts that the Java rendering lengthens most, against the
+	// bound flattened relies on.
+	for _, s := range []string{`1e6`, `[1e6,9e6,1e6]`, `[inf,1e400,NaN]`, `{"":1e6}`, `[0,0,0,0]`, `[[],[],[]]`, `[{},{}]`} {
+		v, err := fastjson.Parse(s)
+		if err != nil {
+			continue // not every one parses
+		}
+		if n := javaLen(v); n > javaLenBound(len(s)) {
+			t.Errorf("%s: %d, more than the bound %d", s, n, javaLenBound(len(s)))
+		}
+	}
 }
 
 func FuzzJavaLen(f *testing.F) {
@@ -50,6 +61,10 @@ func FuzzJavaLen(f *testing.F) {
 		}
 		if got, want := javaLen(v), javaLenRendered(v); got != want {
 			t.Fatalf("%s: %d, rendered %d", data, got, want)
+		}
+		// The bound that lets a small record skip the count (flattened).
+		if n := javaLen(v); n > javaLenBound(len(data)) {
+			t.Fatalf("%s: %d, more than the bound %d of its %d bytes", data, n, javaLenBound(len(data)), len(data))
 		}
 	})
 }

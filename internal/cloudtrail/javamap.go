@@ -146,10 +146,21 @@ func appendJavaNumber(dst []byte, v *fastjson.Value) []byte {
 // javaLen is the length of appendJava's output in UTF-16 code units,
 // counted without rendering it: it only decides whether a payload is
 // flattened (see flattened), and the order of entries does not change it.
-func javaLen(v *fastjson.Value) int { return javaLenHiding(v, "") }
+func javaLen(v *fastjson.Value) int {
+	var scratch []byte
+	return javaLenHiding(v, "", &scratch)
+}
 
-// javaLenHiding is javaLen of appendJavaHiding's output.
-func javaLenHiding(v *fastjson.Value, hide string) int {
+// javaLenBound bounds the javaLen of any value whose JSON text is n bytes
+// long: each byte renders as at most a few characters (a 3-byte number
+// such as 1e6 as 1000000.0, a separator "," as ", "). It lets a payload of
+// a small record skip the count (FuzzJavaLen checks the bound).
+func javaLenBound(n int) int { return 4*n + 64 }
+
+// javaLenHiding is javaLen of appendJavaHiding's output. Numbers are
+// rendered into *scratch: a buffer on the stack would escape (fastjson's
+// MarshalTo leaks it), an allocation per number on the hot path.
+func javaLenHiding(v *fastjson.Value, hide string, scratch *[]byte) int {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
@@ -162,7 +173,7 @@ func javaLenHiding(v *fastjson.Value, hide string) int {
 				n += 2 // ", "
 			}
 			items++
-			n += utf16Len(k) + 1 + javaLen(c) // k=v
+			n += utf16Len(k) + 1 + javaLenHiding(c, "", scratch) // k=v
 		})
 		return n
 	case fastjson.TypeArray:
@@ -176,15 +187,15 @@ func javaLenHiding(v *fastjson.Value, hide string) int {
 				n += 2
 			}
 			items++
-			n += javaLen(c)
+			n += javaLenHiding(c, "", scratch)
 		}
 		return n
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
 		return utf16Len(b)
 	case fastjson.TypeNumber:
-		var buf [32]byte
-		return len(appendJavaNumber(buf[:0], v))
+		*scratch = appendJavaNumber((*scratch)[:0], v)
+		return len(*scratch)
 	case fastjson.TypeFalse:
 		return len("false")
 	}

@@ -69,8 +69,9 @@ type worker struct {
 	strs   []string // tuples, as slices of this
 	checks []pending
 	alerts alert.Builder
-	docBuf []byte // the alert document being built
-	commit uint64 // the last batch's commit number (Result.Commit)
+	docBuf []byte                                   // the alert document being built
+	enrich func(*cloudtrail.Event) rules.Enrichment // e.enrich, made once
+	commit uint64                                   // the last batch's commit number (Result.Commit)
 }
 
 // New checks the settings, loads rules, opens the ASN database and the
@@ -140,8 +141,9 @@ func New(cfg Config, opts Options) (*Engine, error) {
 
 func (e *Engine) newWorker() *worker {
 	return &worker{
-		dec: cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: e.cfg.MaxRecordSize}),
-		doc: e.set.NewDoc(),
+		dec:    cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: e.cfg.MaxRecordSize}),
+		doc:    e.set.NewDoc(),
+		enrich: e.enrich,
 	}
 }
 
@@ -382,7 +384,7 @@ func (e *Engine) collect(w *worker, ev *cloudtrail.Event, rec, ordinal int) {
 	if e.hook != nil {
 		e.hook("match", ev)
 	}
-	w.doc.Reset(ev, e.enrich(ev))
+	w.doc.ResetLazy(ev, w.enrich)
 	t, hasTime := ev.Time()
 	var id string
 	e.set.Match(w.doc, func(r *rules.Rule) {

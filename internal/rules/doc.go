@@ -80,11 +80,16 @@ func below(field, p string) bool {
 // with each field's values computed on first use and kept for the event.
 // A Doc is reused across events and is not safe for concurrent use.
 type Doc struct {
-	reg  *registry
-	ev   *cloudtrail.Event
-	enr  Enrichment
-	vals [][]kql.Value
-	done []bool
+	reg *registry
+	ev  *cloudtrail.Event
+	enr Enrichment
+	// enrich, when set (ResetLazy), computes enr on first use: most events
+	// are decided without source.as.*, and a lookup is a tenth of matching
+	// an event.
+	enrich  func(*cloudtrail.Event) Enrichment
+	enrDone bool
+	vals    [][]kql.Value
+	done    []bool
 	// terms and tuple are scratch for Rule.Terms.
 	terms [3][]string
 	tuple [3]string
@@ -101,15 +106,31 @@ func (s *Set) NewDoc() *Doc {
 
 // Reset points the document at the next event.
 func (d *Doc) Reset(ev *cloudtrail.Event, enr Enrichment) {
-	d.ev, d.enr = ev, enr
+	d.ev, d.enr, d.enrDone = ev, enr, true
 	clear(d.done)
+}
+
+// ResetLazy points the document at the next event, whose enrichment
+// enrich gives when a rule first reads it. enrich is kept: pass the same
+// function for every event, so that no closure is made per event.
+func (d *Doc) ResetLazy(ev *cloudtrail.Event, enrich func(*cloudtrail.Event) Enrichment) {
+	d.ev, d.enrich, d.enrDone = ev, enrich, false
+	clear(d.done)
+}
+
+// enrichment is the event's enrichment, computed on first use.
+func (d *Doc) enrichment() *Enrichment {
+	if !d.enrDone {
+		d.enr, d.enrDone = d.enrich(d.ev), true
+	}
+	return &d.enr
 }
 
 // Event is the CloudTrail event the document holds.
 func (d *Doc) Event() *cloudtrail.Event { return d.ev }
 
 // Enrichment is what was added to the event.
-func (d *Doc) Enrichment() Enrichment { return d.enr }
+func (d *Doc) Enrichment() Enrichment { return *d.enrichment() }
 
 // Values implements kql.Source.
 func (d *Doc) Values(id int) []kql.Value {
@@ -140,16 +161,20 @@ func (d *Doc) object(name string, get cloudtrail.Getter, v []kql.Value) []kql.Va
 }
 
 func (d *Doc) compute(name string, get cloudtrail.Getter, v []kql.Value) []kql.Value {
-	switch {
-	case get != nil:
+	if get != nil {
 		return kqlValues(get(d.ev, cloudtrailValues(v)))
-	case name == FieldASNumber && d.enr.HasAS:
-		if d.asText == "" || d.asFor != d.enr.ASNumber {
-			d.asText, d.asFor = strconv.FormatUint(uint64(d.enr.ASNumber), 10), d.enr.ASNumber
+	}
+	if name != FieldASNumber && name != FieldASOrg {
+		return v
+	}
+	switch enr := d.enrichment(); {
+	case name == FieldASNumber && enr.HasAS:
+		if d.asText == "" || d.asFor != enr.ASNumber {
+			d.asText, d.asFor = strconv.FormatUint(uint64(enr.ASNumber), 10), enr.ASNumber
 		}
-		return append(v, kql.Value{Kind: kql.Number, Str: d.asText, Num: float64(d.enr.ASNumber)})
-	case name == FieldASOrg && d.enr.HasAS && d.enr.ASOrg != "":
-		return append(v, kql.StringValue(d.enr.ASOrg))
+		return append(v, kql.Value{Kind: kql.Number, Str: d.asText, Num: float64(enr.ASNumber)})
+	case name == FieldASOrg && enr.HasAS && enr.ASOrg != "":
+		return append(v, kql.StringValue(enr.ASOrg))
 	}
 	return v
 }

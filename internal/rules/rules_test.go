@@ -598,3 +598,45 @@ func TestObjectPaths(t *testing.T) {
 		t.Error("an object path is a new_terms field")
 	}
 }
+
+// ResetLazy matches and gives tuples as Reset does, and looks enrichment
+// up only for events whose candidate rules read it, once an event.
+func TestResetLazy(t *testing.T) {
+	set, _, err := Load(confRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := func(d *Doc) string {
+		var out []string
+		set.Match(d, func(r *Rule) {
+			r.Terms(d, 0, func(tu []string) { out = append(out, r.Name+": "+strings.Join(tu, "|")) })
+		})
+		return strings.Join(out, "\n")
+	}
+	dec := cloudtrail.NewDecoder(cloudtrail.Options{})
+	eager, lazy := set.NewDoc(), set.NewDoc()
+	calls, looked, events := 0, 0, 0
+	enrich := func(*cloudtrail.Event) Enrichment { calls++; return amazon(0) }
+	for _, rec := range readEvents(t) {
+		dec.Decode(rec, func(ev *cloudtrail.Event) {
+			events++
+			eager.Reset(ev, amazon(0))
+			want := result(eager)
+			before := calls
+			lazy.ResetLazy(ev, enrich)
+			if got := result(lazy); got != want {
+				t.Errorf("event %d: lazy\n%s\nwant\n%s", events, got, want)
+			}
+			if calls-before > 1 {
+				t.Errorf("event %d: enrichment looked up %d times", events, calls-before)
+			}
+			looked += calls - before
+			if lazy.Enrichment() != amazon(0) {
+				t.Errorf("event %d: Enrichment() = %+v", events, lazy.Enrichment())
+			}
+		})
+	}
+	if looked == 0 || looked == events {
+		t.Errorf("enrichment looked up for %d of %d events: the test shows nothing", looked, events)
+	}
+}
