@@ -48,7 +48,8 @@ type roundTrips interface{ RoundTrips() int64 }
 // higher). It loads NEWTERMS_BENCH_TUPLES tuples (default 1,000,000; the
 // issue's figure is 10,000,000) and reports load time, size on disk, RSS,
 // reopen time to the first check, then a mixed stream (95% known, 5% new,
-// batches of 1,000) with Zipf-skewed and uniform choices of known tuples.
+// batches of 1,000) with Zipf-skewed and uniform choices of known tuples,
+// with the process's CPU time a check and what the hot cache holds.
 // The stream first runs NEWTERMS_BENCH_WARM batches untimed (default
 // 1,000), so that the figures are of a warm cache, not of one filling.
 // NEWTERMS_BENCH_STATE names a state directory to use instead of a fresh
