@@ -13,9 +13,12 @@ func warm(b *testing.B, s *State, tuple []string) {
 	th, _ := tupleHash(nil, tuple)
 	k := makeEntryKey(ruleHash(benchRule.Key), th)
 	for range 1000 {
-		s.cache.Set(cacheKey(k), cached{check: th.Hi, first: t0.UnixMilli(), last: t0.UnixMilli()}, 1)
-		s.cache.Wait()
-		if _, ok := s.cache.Get(cacheKey(k)); ok {
+		batch := s.Begin(false)
+		batch.cachePut(k, t0.UnixMilli(), t0.UnixMilli())
+		batch.offerLocal()
+		_, _, ok := batch.cacheGet(k)
+		batch.Abort()
+		if ok {
 			return
 		}
 	}
@@ -69,21 +72,23 @@ func BenchmarkCheck(b *testing.B) {
 	})
 	b.Run("hot/cache-get", func(b *testing.B) {
 		th, _ := tupleHash(nil, tuple)
-		ck := cacheKey(makeEntryKey(ruleHash(benchRule.Key), th))
+		k := makeEntryKey(ruleHash(benchRule.Key), th)
 		warm(b, s, tuple)
+		batch := s.Begin(false)
+		defer batch.Abort()
 		b.ReportAllocs()
 		for b.Loop() {
-			s.cache.Get(ck)
+			batch.cacheGet(k)
 		}
 	})
 	b.Run("cold", func(b *testing.B) {
 		batch := s.Begin(false)
 		defer batch.Abort()
 		th, _ := tupleHash(nil, tuple)
-		ck := cacheKey(makeEntryKey(ruleHash(benchRule.Key), th))
+		k := makeEntryKey(ruleHash(benchRule.Key), th)
 		b.ReportAllocs()
 		for b.Loop() {
-			s.cache.Del(ck)
+			s.forgetKey(k)
 			if _, err := batch.Check(benchRule, tuple, t0, "e"); err != nil {
 				b.Fatal(err)
 			}

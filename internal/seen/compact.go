@@ -84,12 +84,7 @@ func (s *State) expire(keys [][]byte, before int64) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		for _, k := range keys {
-			var ek entryKey
-			copy(ek[:], k)
-			s.cache.Del(cacheKey(ek))
-		}
-		s.cache.Wait()
+		s.forget(keys)
 		return done.Expired, nil
 	}
 	var w Writes
@@ -108,12 +103,7 @@ func (s *State) expire(keys [][]byte, before int64) (int, error) {
 	if err := s.store.Apply(&w); err != nil {
 		return 0, err
 	}
-	for _, k := range w.deletes {
-		var ek entryKey
-		copy(ek[:], k)
-		s.cache.Del(cacheKey(ek))
-	}
-	s.cache.Wait()
+	s.forget(w.deletes)
 	return w.Len(), nil
 }
 

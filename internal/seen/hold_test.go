@@ -304,7 +304,7 @@ func TestHoldModel(t *testing.T) {
 			run := func(dir string, lateness time.Duration, order []event) (alerts []string, sum Counters, records string) {
 				opts := func(o *Options) {
 					o.NoLearning, o.Granularity, o.MaxLateness = noLearning, exactGran, lateness
-					o.CacheSize = 64 * cacheEntryCost // evictions guaranteed
+					o.CacheSize = 1 << 10 // two buckets of four records: evictions guaranteed
 				}
 				s := openT(t, dir, opts)
 				defer func() { s.Close() }()

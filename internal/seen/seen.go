@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/dgraph-io/ristretto/v2"
 	"github.com/zeebo/xxh3"
 
 	"github.com/newterms/newterms/internal/logx"
@@ -102,24 +101,13 @@ func DefaultGranularity(window time.Duration) time.Duration {
 	return max(window/100, time.Minute)
 }
 
-// cacheEntryCost is the memory one cache entry takes, measured: ristretto's
-// own bookkeeping dominates the 24-byte value.
-const cacheEntryCost = 233
-
-// cached is a cache value: the stored times, and the tuple hash's high
-// half to tell apart keys whose low halves collide.
-type cached struct {
-	check       uint64
-	first, last int64
-}
-
 // State is the seen state of all rules. Batches run one at a time: a tuple
 // new to two concurrent flushes alerts once.
 type State struct {
 	store  Store
 	shared Shared // the store, when several processes share it; else nil
 	opts   Options
-	cache  *ristretto.Cache[uint64, cached]
+	cache  *tupleCache // see cache.go
 
 	mu      sync.Mutex             // held by a batch from Begin to Commit/Abort
 	rules   map[uint64]*ruleRecord // rule records as committed batches left them
@@ -183,20 +171,10 @@ func Open(opts Options) (*State, error) {
 		store.Close()
 		return nil, err
 	}
-	entries := max(opts.CacheSize/cacheEntryCost, 64)
-	cache, err := ristretto.NewCache(&ristretto.Config[uint64, cached]{
-		NumCounters:        entries * 10,
-		MaxCost:            entries,
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-		// Never let an older value replace a newer one.
-		ShouldUpdate: func(cur, prev cached) bool {
-			return cur.last > prev.last || (cur.last == prev.last && cur.first <= prev.first) || cur.check != prev.check
-		},
-	})
+	cache, err := newTupleCache(s.opts.CacheSize)
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("state cache: %w", err)
+		return nil, err
 	}
 	s.cache = cache
 	if s.opts.CompactInterval > 0 {
@@ -315,7 +293,7 @@ func (s *State) Close() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cache.Close()
+	s.cache.c.Close()
 	return s.store.Close()
 }
 
@@ -353,6 +331,9 @@ type Batch struct {
 	// committed (Committed.Number): 0 on the embedded store, or when
 	// nothing was written.
 	CommitNumber uint64
+	// local are the buckets of tuple records this batch created, offered
+	// to the cache at its commit (cache.go).
+	local map[uint64]*bucket
 	// prefetched are tuple records a shared store returned for the
 	// batch's cache misses in one round trip (nil: absent).
 	prefetched map[entryKey][]byte
@@ -396,7 +377,7 @@ func (s *State) heal() error {
 	if err != nil || !reopened {
 		return err
 	}
-	s.cache.Clear()
+	s.cache.c.Clear()
 	if err := s.load(); err != nil {
 		return fmt.Errorf("state: reopened: %w", err)
 	}
@@ -517,10 +498,9 @@ func (b *Batch) lookup(k entryKey, th xxh3.Uint128) (entry, bool, error) {
 	if e, ok := b.pending[k]; ok {
 		return *e, true, nil
 	}
-	ck := cacheKey(k)
-	if c, ok := b.s.cache.Get(ck); ok && c.check == th.Hi {
+	if first, last, ok := b.cacheGet(k); ok {
 		b.Counters.CacheHits++
-		return entry{first: c.first, last: c.last}, true, nil
+		return entry{first: first, last: last}, true, nil
 	}
 	b.Counters.StoreReads++
 	v, found, err := b.prefetched[k], false, error(nil)
@@ -536,7 +516,7 @@ func (b *Batch) lookup(k entryKey, th xxh3.Uint128) (entry, bool, error) {
 	if err != nil {
 		return entry{}, false, fmt.Errorf("state: tuple %x: %w", b.key[1:], err)
 	}
-	b.s.cache.Set(ck, cached{check: th.Hi, first: first, last: last}, 1)
+	b.cachePut(k, first, last)
 	return entry{first: first, last: last, stored: v}, true, nil
 }
 
@@ -546,11 +526,6 @@ func (b *Batch) lookup(k entryKey, th xxh3.Uint128) (entry, bool, error) {
 func (b *Batch) storeGet(k entryKey) ([]byte, bool, error) {
 	b.key = append(b.key[:0], k[:]...)
 	return b.s.store.Get(b.key)
-}
-
-// cacheKey folds the rule hash and the tuple hash's low half.
-func cacheKey(k entryKey) uint64 {
-	return bytesToU64(k[1:9])*0x9E3779B97F4A7C15 ^ bytesToU64(k[17:25])
 }
 
 // write stages a record. A refresh keeps the stored first event id and
@@ -686,20 +661,14 @@ func (b *Batch) Commit() error {
 	return nil
 }
 
-// cacheWrites puts a committed batch's records into the cache.
-// Ristretto may drop or refuse any Set, and applies them later: delete
-// each written key first (queued in order behind any earlier Set of an
-// older value), then offer the new value, and wait until the queue is
-// applied, so that the next batch never reads a stale value.
+// cacheWrites puts a committed batch's records into the cache: into
+// the buckets it holds, in place, or into new ones offered to it.
 func (b *Batch) cacheWrites() {
-	s := b.s
 	for _, k := range b.order {
 		e := b.pending[k]
-		ck := cacheKey(k)
-		s.cache.Del(ck)
-		s.cache.Set(ck, cached{check: bytesToU64(k[9:17]), first: e.first, last: e.last}, 1)
+		b.cachePut(k, e.first, e.last)
 	}
-	s.cache.Wait()
+	b.offerLocal()
 }
 
 // commitShared commits to a shared store: tuples decided new with the
@@ -737,14 +706,7 @@ func (b *Batch) commitShared() error {
 	if err != nil {
 		var ce *ConflictError
 		if errors.As(err, &ce) {
-			for _, k := range ce.Keys {
-				var ek entryKey
-				if len(k) == len(ek) {
-					copy(ek[:], k)
-					s.cache.Del(cacheKey(ek))
-				}
-			}
-			s.cache.Wait()
+			s.forget(ce.Keys)
 			if ce.Rules {
 				if rerr := s.reloadRules(b.rules); rerr != nil {
 					err = errors.Join(err, rerr)
@@ -817,7 +779,7 @@ func (b *Batch) Prefetch(checks iter.Seq2[string, []string]) error {
 		if _, ok := b.prefetched[k]; ok {
 			continue
 		}
-		if c, ok := b.s.cache.Get(cacheKey(k)); ok && c.check == th.Hi {
+		if _, _, ok := b.cacheGet(k); ok {
 			continue
 		}
 		want[k] = true

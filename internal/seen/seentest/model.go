@@ -63,8 +63,8 @@ func modelCases() []testCase {
 				gran = exact
 			}
 			m := &model{noLearning: noLearning, gran: gran, entries: map[string]*[2]int64{}, earliest: map[string]int64{}}
-			// A cache of some 70 entries: evictions guaranteed.
-			s := e.open(seen.Options{NoLearning: noLearning, Granularity: gran, CacheSize: 16 << 10})
+			// A cache of two buckets of four records: evictions guaranteed.
+			s := e.open(seen.Options{NoLearning: noLearning, Granularity: gran, CacheSize: 1 << 10})
 			now := t0
 			for i := 0; i < events; {
 				learnOnly := i < 300 && seed%4 == 1
