@@ -37,7 +37,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxSize := keyFlag(fl, "max-record-size", "max_record_size")
 	listen := keyFlag(fl, "metrics-listen", "metrics_listen")
 	summaryForm := fl.String("summary", "text", "the summary on stderr: text, or json (the counters under their metric names)")
-	workers := fl.Int("workers", runtime.NumCPU(), "goroutines that decode and match batches in parallel (commits stay one at a time, in input order)")
+	workers := fl.Int("workers", runtime.GOMAXPROCS(0), "goroutines that decode and match batches in parallel; commits stay one at a time, in input order (default: the CPUs this process may use)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR|URL [--redis-password P] [--redis-key-prefix P]] [--learn-only] [--learning on|off] [--max-record-size N] [--metrics-listen ADDR] [--summary text|json] [--workers N] [--output FILE] [FILE|DIR|-]...")
 		fmt.Fprintln(stderr, "Runs the detection over CloudTrail files (any envelope, .gz, directories) and writes alerts as NDJSON.")

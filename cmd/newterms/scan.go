@@ -134,19 +134,22 @@ func (s *scanner) readLine() ([]byte, error) {
 				s.buf = append(s.buf, l[:min(len(l), s.max+1-len(s.buf))]...)
 			}
 		}
+		if err == nil { // l ends with the newline, which the cut may have left out
+			s.buf = append(s.buf[:min(len(s.buf), s.max+1)], '\n')
+		}
 		l = s.buf
 	}
 	if len(l) > 0 && l[len(l)-1] == '\n' {
 		s.line++
 		l = l[:len(l)-1]
 	}
-	return l, err
+	return l[:min(len(l), s.max+1)], err
 }
 
 // recordsAhead returns the length of `{"Records":[` (with any white space)
 // at the reader, or 0.
 func (s *scanner) recordsAhead() int {
-	b, _ := s.br.Peek(256)
+	b, _ := s.br.Peek(min(256, s.br.Size()))
 	i := 0
 	next := func(want string) bool {
 		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
