@@ -73,6 +73,8 @@ BENCHES := \
   ./internal/alert:Build \
   ./internal/flb:Each \
   ./internal/engine:Engine \
+  ./cmd/newterms:Replay/learn-only-pack \
+  ./cmd/newterms:Normalize \
   ./plugin:Harness
 
 bench: build/out_newterms.so build/harness
