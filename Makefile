@@ -74,6 +74,8 @@ BENCHES := \
   ./internal/flb:Each \
   ./internal/engine:Engine$$ \
   ./internal/engine:EnginePack \
+  ./cmd/newterms:Replay/learn-only-pack \
+  ./cmd/newterms:Normalize \
   ./plugin:Harness
 
 bench: build/out_newterms.so build/harness

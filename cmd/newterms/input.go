@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -10,38 +9,64 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fastjson"
 )
 
-// unit is one input to decode: a line of NDJSON (or of base64), or a whole
-// pretty-printed JSON document, with where it came from.
+// unit is one input to decode: a line of NDJSON (or of base64), an element
+// of a {"Records":[...]} document, or a whole document printed over
+// several lines, with where it came from. data is valid only during the
+// call that receives it.
 type unit struct {
 	name string
 	line int
+	elem int // the element of Records, or -1
 	data []byte
 }
 
+func (u unit) where() string {
+	if u.elem >= 0 {
+		return fmt.Sprintf("%s:%d: Records[%d]", u.name, u.line, u.elem)
+	}
+	return fmt.Sprintf("%s:%d", u.name, u.line)
+}
+
+// reader reads inputs as a stream: memory holds one unit (at most
+// maxSize+1 bytes) and the buffers, whatever the inputs' size.
+type reader struct {
+	maxSize int
+	// note tells what a directory walk left out; nil says nothing.
+	note func(format string, a ...any)
+	// read counts the bytes read from files and stdin, as stored
+	// (compressed or not), for the progress bar.
+	read atomic.Int64
+}
+
 // readInputs calls fn for each unit in the named files and directories
-// (recursively, in name order), or in stdin when paths is empty or "-".
-// .gz files and gzip content are decompressed. fn returns false to stop.
-func readInputs(paths []string, stdin io.Reader, fn func(unit) bool) error {
+// (recursively: see expand for the order), or in stdin when paths is empty
+// or "-". .gz files and gzip content are decompressed as they are read.
+// fn returns false to stop.
+func (rd *reader) readInputs(paths []string, stdin io.Reader, fn func(unit) bool) error {
 	if len(paths) == 0 {
 		paths = []string{"-"}
 	}
 	for _, p := range paths {
 		if p == "-" {
-			if cont, err := readStream("<stdin>", stdin, fn); !cont || err != nil {
+			if cont, err := rd.readStream("<stdin>", stdin, fn); !cont || err != nil {
 				return err
 			}
 			continue
 		}
-		files, err := expand(p)
+		files, err := rd.expand(p)
 		if err != nil {
 			return err
 		}
 		for _, f := range files {
-			cont, err := readFile(f, fn)
+			cont, err := rd.readFile(f, fn)
 			if err != nil {
 				return err
 			}
@@ -53,7 +78,14 @@ func readInputs(paths []string, stdin io.Reader, fn func(unit) bool) error {
 	return nil
 }
 
-func expand(p string) ([]string, error) {
+// expand lists the files under p. A directory is walked recursively; the
+// files of CloudTrail's S3 layout (AWSLogs/[org/]<account>/CloudTrail/
+// <region>/<yyyy>/<mm>/<dd>/<account>_CloudTrail_<region>_<yyyymmddThhmmZ>_
+// <id>.json.gz) come in the order of the time their path gives, which is
+// event-time order up to the few minutes a file spans; other files come
+// first, in name order. Digest and Insights files (CloudTrail-Digest/,
+// CloudTrail-Insight/) hold no API events: they are left out, with a note.
+func (rd *reader) expand(p string) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, err
@@ -61,71 +93,120 @@ func expand(p string) ([]string, error) {
 	if !st.IsDir() {
 		return []string{p}, nil
 	}
-	var files []string
+	type file struct {
+		path string
+		at   time.Time // zero: not in the layout
+	}
+	var files []file
+	skipped := map[string]int{}
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
+		if d.IsDir() && (d.Name() == "CloudTrail-Digest" || d.Name() == "CloudTrail-Insight") {
+			n := 0
+			filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					n++
+				}
+				return nil
+			})
+			skipped[d.Name()] += n
+			return filepath.SkipDir
+		}
 		if d.Type().IsRegular() {
-			files = append(files, path)
+			files = append(files, file{path, layoutTime(path)})
 		}
 		return nil
 	})
-	sort.Strings(files)
-	return files, err
+	sort.SliceStable(files, func(i, j int) bool {
+		a, b := files[i], files[j]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		return a.path < b.path
+	})
+	if rd.note != nil {
+		if n := skipped["CloudTrail-Digest"]; n > 0 {
+			rd.note("%s: skipped %d digest files (CloudTrail-Digest/): they hold hashes of log files, no events", p, n)
+		}
+		if n := skipped["CloudTrail-Insight"]; n > 0 {
+			rd.note("%s: skipped %d Insights files (CloudTrail-Insight/): they hold Insights events, no API events", p, n)
+		}
+	}
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.path
+	}
+	return out, err
 }
 
-func readFile(path string, fn func(unit) bool) (bool, error) {
+// layoutTime is the time a file of CloudTrail's S3 layout covers, from its
+// path: the date of its directories, and the minute of its name when the
+// name has one; zero for a file elsewhere.
+func layoutTime(path string) time.Time {
+	parts := strings.Split(filepath.ToSlash(path), "/")
+	for i := len(parts) - 6; i >= 0; i-- {
+		if parts[i] != "CloudTrail" {
+			continue
+		}
+		y, e1 := strconv.Atoi(parts[i+2])
+		m, e2 := strconv.Atoi(parts[i+3])
+		d, e3 := strconv.Atoi(parts[i+4])
+		if e1 != nil || e2 != nil || e3 != nil || len(parts[i+2]) != 4 || m < 1 || m > 12 || d < 1 || d > 31 {
+			return time.Time{}
+		}
+		at := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+		// <account>_CloudTrail_<region>_20260102T0305Z_<id>.json.gz
+		for _, f := range strings.Split(parts[len(parts)-1], "_") {
+			if t, err := time.Parse("20060102T1504Z", f); err == nil && t.Truncate(24*time.Hour).Equal(at) {
+				return t
+			}
+		}
+		return at
+	}
+	return time.Time{}
+}
+
+func (rd *reader) readFile(path string, fn func(unit) bool) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	return readStream(path, f, fn)
+	return rd.readStream(path, f, fn)
 }
 
-// readStream splits a stream into units. It reads line by line unless the
-// first line is an incomplete JSON value (a pretty-printed document), in
-// which case the whole stream is one unit. A read error (a truncated gzip
-// file) comes back after the units that arrived intact.
-func readStream(name string, r io.Reader, fn func(unit) bool) (bool, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	var src io.Reader = br
+// counter counts the bytes read through it.
+type counter struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// readStream splits a stream into units (see scanner). A read error (a
+// truncated gzip file) comes back after the units that arrived intact.
+func (rd *reader) readStream(name string, r io.Reader, fn func(unit) bool) (bool, error) {
+	br := bufio.NewReaderSize(counter{r, &rd.read}, 1<<20)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", name, err)
 		}
 		defer zr.Close()
-		src = zr
+		br = bufio.NewReaderSize(zr, 1<<20)
 	}
-	data, readErr := io.ReadAll(src)
-	if readErr != nil {
-		readErr = fmt.Errorf("%s: %w", name, readErr)
+	s := scanner{br: br, max: rd.maxSize, name: name}
+	cont, err := s.run(fn)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", name, err)
 	}
-	first := bytes.TrimSpace(firstLine(data))
-	if len(first) > 0 && (first[0] == '{' || first[0] == '[') && fastjson.ValidateBytes(first) != nil &&
-		fastjson.ValidateBytes(data) == nil {
-		return fn(unit{name: name, line: 1, data: data}), readErr
-	}
-	line := 0
-	for len(data) > 0 {
-		line++
-		l := firstLine(data)
-		data = data[min(len(l)+1, len(data)):]
-		if len(bytes.TrimSpace(l)) == 0 {
-			continue
-		}
-		if !fn(unit{name: name, line: line, data: l}) {
-			return false, readErr
-		}
-	}
-	return true, readErr
+	return cont, err
 }
 
-func firstLine(b []byte) []byte {
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		return b[:i]
-	}
-	return b
-}
+func validJSON(b []byte) bool { return fastjson.ValidateBytes(b) == nil }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 
+	"github.com/newterms/newterms/internal/alert"
 	"github.com/newterms/newterms/internal/cloudtrail"
 	"github.com/newterms/newterms/internal/config"
 )
@@ -29,27 +29,35 @@ func runNormalize(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "newterms normalize: %v\n", err)
 		return 2
 	}
-	out := bufio.NewWriter(stdout)
-	defer out.Flush()
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
+	out := bufio.NewWriterSize(stdout, 1<<16)
 	dec := cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: cfg.Engine.MaxRecordSize})
 	status := 0
-	var encErr error
-	err = readInputs(fl.Args(), stdin, func(u unit) bool {
-		res := dec.Decode(u.data, func(ev *cloudtrail.Event) {
-			if err := enc.Encode(ev.Document()); err != nil {
-				encErr = err
-			}
-		})
+	var doc []byte
+	var writeErr error
+	// One callback for the whole run: the decoder keeps it.
+	onEvent := func(ev *cloudtrail.Event) {
+		doc = alert.AppendEvent(doc[:0], ev)
+		doc = append(doc, '\n')
+		if _, err := out.Write(doc); err != nil && writeErr == nil {
+			writeErr = err
+		}
+	}
+	rd := reader{maxSize: cfg.Engine.MaxRecordSize, note: func(format string, a ...any) {
+		fmt.Fprintf(stderr, "newterms normalize: "+format+"\n", a...)
+	}}
+	err = rd.readInputs(fl.Args(), stdin, func(u unit) bool {
+		res := dec.Decode(u.data, onEvent)
 		for _, e := range res.Errors {
-			fmt.Fprintf(stderr, "newterms normalize: %s:%d: %v\n", u.name, u.line, e)
+			fmt.Fprintf(stderr, "newterms normalize: %s: %v\n", u.where(), e)
 			status = 1
 		}
-		return status == 0 || *keepGoing
+		return writeErr == nil && (status == 0 || *keepGoing)
 	})
 	if err == nil {
-		err = encErr
+		err = writeErr
+	}
+	if ferr := out.Flush(); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms normalize: %v\n", err)

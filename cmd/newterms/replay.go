@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -21,9 +22,6 @@ import (
 	"github.com/newterms/newterms/internal/seen"
 	"github.com/newterms/newterms/internal/version"
 )
-
-// replayBatch is how many records make one engine batch (one commit).
-const replayBatch = 2000
 
 func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("replay", flag.ContinueOnError)
@@ -39,15 +37,16 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxSize := keyFlag(fl, "max-record-size", "max_record_size")
 	listen := keyFlag(fl, "metrics-listen", "metrics_listen")
 	summaryForm := fl.String("summary", "text", "the summary on stderr: text, or json (the counters under their metric names)")
+	workers := fl.Int("workers", runtime.GOMAXPROCS(0), "goroutines that decode and match batches in parallel; commits stay one at a time, in input order (default: the CPUs this process may use)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR|URL [--redis-password P] [--redis-key-prefix P]] [--learn-only] [--learning on|off] [--max-record-size N] [--metrics-listen ADDR] [--summary text|json] [--output FILE] [FILE|DIR|-]...")
+		fmt.Fprintln(stderr, "usage: newterms replay --rules PATH [--asn-db PATH] [--state DIR|URL [--redis-password P] [--redis-key-prefix P]] [--learn-only] [--learning on|off] [--max-record-size N] [--metrics-listen ADDR] [--summary text|json] [--workers N] [--output FILE] [FILE|DIR|-]...")
 		fmt.Fprintln(stderr, "Runs the detection over CloudTrail files (any envelope, .gz, directories) and writes alerts as NDJSON.")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	if *rulesPath == "" || (*summaryForm != "text" && *summaryForm != "json") {
+	if *rulesPath == "" || (*summaryForm != "text" && *summaryForm != "json") || *workers < 1 {
 		fl.Usage()
 		return 2
 	}
@@ -119,44 +118,31 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	bar := progress(stderr)
-	var batch []engine.Record
-	var where []string
+	rd := &reader{maxSize: cfg.MaxRecordSize, note: func(format string, a ...any) {
+		fmt.Fprintf(stderr, "newterms replay: "+format+"\n", a...)
+	}}
+	var span timeSpan
 	shown := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		res, err := eng.Process(batch)
+	commit := func(b *batch) error {
+		span.add(b.prep.First, b.prep.Last)
+		res, err := eng.Commit(b.prep)
 		if err != nil {
 			return err
 		}
 		for _, e := range res.Errors {
 			if shown < 10 {
-				fmt.Fprintf(stderr, "newterms replay: %s: %v\n", where[e.Record-1], e.Err)
+				fmt.Fprintf(stderr, "newterms replay: %s: %v\n", b.units[e.Record-1].where(), e.Err)
 			}
 			shown++
 		}
 		if bar != nil {
-			bar.Add(res.Events)
+			bar.Describe(fmt.Sprintf("replaying, %s read", mebibytes(rd.read.Load())))
+			bar.Add(res.Records)
 		}
-		batch, where = batch[:0], where[:0]
 		return drainTo(eng, w)
 	}
-	var procErr error
-	err = readInputs(fl.Args(), stdin, func(u unit) bool {
-		batch = append(batch, engine.Record{Data: u.data})
-		where = append(where, fmt.Sprintf("%s:%d", u.name, u.line))
-		if len(batch) >= replayBatch {
-			procErr = flush()
-		}
-		return procErr == nil
-	})
-	if err == nil {
-		err = procErr
-	}
-	if err == nil {
-		err = flush()
-	}
+	p := pipeline{eng: eng, workers: *workers, rd: rd}
+	err = p.run(fl.Args(), stdin, commit)
 	if err == nil {
 		// The input has ended: decide what max_lateness holds back.
 		if _, err = eng.Release(); err == nil {
@@ -172,10 +158,15 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	final := snapshot()
 	if *summaryForm == "json" {
-		b, _ := json.Marshal(layout.Map(&final))
+		m := layout.Map(&final)
+		if !span.first.IsZero() {
+			m["event_time_first"], m["event_time_last"] = span.first.Format(time.RFC3339Nano), span.last.Format(time.RFC3339Nano)
+		}
+		b, _ := json.Marshal(m)
 		fmt.Fprintf(stderr, "%s\n", b)
 	} else {
 		summary(stderr, final.Engine, *learnOnly)
+		span.print(stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "newterms replay: %v\n", err)
@@ -200,7 +191,33 @@ func drainTo(eng *engine.Engine, w *bufio.Writer) error {
 	return eng.State().Delete(alerts)
 }
 
-// progress is a bar of events and events/s on a terminal, nil otherwise.
+// timeSpan is the event-time range a replay covered.
+type timeSpan struct{ first, last time.Time }
+
+func (s *timeSpan) add(first, last time.Time) {
+	if first.IsZero() {
+		return
+	}
+	if s.first.IsZero() || first.Before(s.first) {
+		s.first = first
+	}
+	if last.After(s.last) {
+		s.last = last
+	}
+}
+
+func (s *timeSpan) print(w io.Writer) {
+	if s.first.IsZero() {
+		fmt.Fprintln(w, "event time: no record had one")
+		return
+	}
+	fmt.Fprintf(w, "event time from %s to %s\n", s.first.Format(time.RFC3339Nano), s.last.Format(time.RFC3339Nano))
+}
+
+func mebibytes(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// progress is a bar of records and records/s on a terminal (its text also
+// says the bytes read), nil otherwise.
 func progress(w io.Writer) *progressbar.ProgressBar {
 	f, ok := w.(*os.File)
 	if !ok {
@@ -210,7 +227,7 @@ func progress(w io.Writer) *progressbar.ProgressBar {
 		return nil
 	}
 	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("replaying"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"),
 		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
 }
 

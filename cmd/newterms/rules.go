@@ -113,10 +113,11 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	dec := cloudtrail.NewDecoder(cloudtrail.Options{MaxRecordSize: def.MaxRecordSize})
 	doc := set.NewDoc()
 	status := 0
-	err = readInputs(fl.Args(), stdin, func(u unit) bool {
+	rd := reader{maxSize: def.MaxRecordSize}
+	err = rd.readInputs(fl.Args(), stdin, func(u unit) bool {
 		res := dec.Decode(u.data, func(ev *cloudtrail.Event) {
 			doc.Reset(ev, engine.Enrich(db, ev))
-			fmt.Fprintf(w, "%s:%d %s %s\n", u.name, u.line, strings.Join(doc.Get("event.action"), ","), ev.ID())
+			fmt.Fprintf(w, "%s %s %s\n", u.where(), strings.Join(doc.Get("event.action"), ","), ev.ID())
 			matched := false
 			set.Match(doc, func(r *rules.Rule) {
 				matched = true
@@ -142,7 +143,7 @@ func runRulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			}
 		})
 		for _, e := range res.Errors {
-			fmt.Fprintf(stderr, "newterms rules test: %s:%d: %v\n", u.name, u.line, e)
+			fmt.Fprintf(stderr, "newterms rules test: %s: %v\n", u.where(), e)
 			status = 1
 		}
 		return true

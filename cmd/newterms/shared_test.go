@@ -20,7 +20,7 @@ func TestSharedState(t *testing.T) {
 	writeFile(t, pwFile, "pw-for-tests\n")
 	shared := []string{"--state", srv.Addr(), "--redis-password", "file:" + pwFile, "--redis-key-prefix", "cli"}
 
-	code, out, errs := runCLI(t, "", append(append([]string{"replay", "--rules", "../../conf/rules", "--asn-db", db, "--learn-only"}, shared...), sample)...)
+	code, out, errs := runCLI(t, "", append(append([]string{"replay", "--rules", "../../conf/rules", "--asn-db", db, "--learn-only", "--workers", "3"}, shared...), sample)...)
 	if code != 0 || out != "" || !strings.Contains(errs, "recorded as baseline") {
 		t.Fatalf("backfill: exit %d, out %q, %s", code, out, errs)
 	}

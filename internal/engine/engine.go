@@ -194,15 +194,27 @@ func (e *Engine) Process(recs []Record) (Result, error) { return e.ProcessSeq(sl
 // checks, the alerts and the commit are serialized. The few events that
 // turn out novel are decoded again for their alert documents.
 func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
+	return e.commit(e.prepare(recs, false))
+}
+
+// prepare parses, enriches and matches a batch, without the state: batches
+// may be prepared in parallel. times also gathers the batch's event-time
+// range (Prepare).
+func (e *Engine) prepare(recs iter.Seq[Record], times bool) *Prepared {
 	w := e.workers.Get().(*worker)
-	defer e.workers.Put(w)
 	w.reset()
-	var res Result
+	p := &Prepared{w: w}
+	res := &p.res
 	// One callback for the whole batch: the decoder keeps it, so a closure
 	// made per record would be an allocation per record.
 	var ordinal int
 	onEvent := func(ev *cloudtrail.Event) {
 		res.Events++
+		if times {
+			if t, ok := ev.Time(); ok {
+				p.span(t)
+			}
+		}
 		e.collect(w, ev, len(w.recs)-1, ordinal)
 		ordinal++
 	}
@@ -210,22 +222,34 @@ func (e *Engine) ProcessSeq(recs iter.Seq[Record]) (Result, error) {
 		res.Records++
 		if !e.filter.MayMatch(rec.Data) {
 			e.stats.prefiltered.Add(1)
+			if times {
+				if t, ok := rawEventTime(rec.Data); ok {
+					p.span(t)
+				}
+			}
 			continue
 		}
 		w.recs, w.recNo = append(w.recs, rec), append(w.recNo, res.Records)
 		ordinal = 0
 		events := res.Events
-		r, p := e.decodeOne(w, rec, onEvent)
+		r, perr := e.decodeOne(w, rec, onEvent)
 		e.stats.decoded(&r)
 		for _, err := range r.Errors {
 			res.Errors = append(res.Errors, RecordError{res.Records, err})
 		}
-		if p != nil {
+		if perr != nil {
 			res.Events = events
-			res.Errors = append(res.Errors, RecordError{res.Records, *p})
+			res.Errors = append(res.Errors, RecordError{res.Records, *perr})
 		}
 	}
+	return p
+}
 
+// commit decides a prepared batch under the state's lock and commits it.
+func (e *Engine) commit(p *Prepared) (Result, error) {
+	w, res := p.w, p.res
+	p.w = nil
+	defer e.workers.Put(w)
 	// A panic while deciding skips the record it came from, and the batch
 	// runs again without it: its state changes and alerts are never half
 	// committed, and the lock is released on every path. On a shared

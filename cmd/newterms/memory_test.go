@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// envStreamGiB sets the size of TestStreamMemory's stream (default 2).
+const envStreamGiB = "NEWTERMS_STREAM_GIB"
+
+// Gigabytes of CloudTrail on stdin, through the built binary (not under
+// -race): replay (a backfill, with Elastic's pack when the shared files
+// are there, else conf/rules) and normalize (a quarter of the size) read
+// it as a stream, so that
+// the peak RSS stays under cache_size + 192 MiB whatever its size. The
+// stream repeats 20,000 generated records, each time with new event ids
+// and times a day later, so that the state keeps growing.
+func TestStreamMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams gigabytes")
+	}
+	gib := 2.0
+	if v := os.Getenv(envStreamGiB); v != "" {
+		var err error
+		if gib, err = strconv.ParseFloat(v, 64); err != nil {
+			t.Fatalf("%s: %v", envStreamGiB, err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "newterms")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	rulesDir := "../../conf/rules"
+	if p := sharedOrEmpty("fixtures/elastic-rules"); p != "" {
+		rulesDir = p
+	}
+	const cacheSize = 64 << 20 // the default cache_size
+	size := int64(gib * (1 << 30))
+	for _, c := range []struct {
+		name string
+		args []string
+		size int64
+	}{
+		{"replay", []string{"replay", "--rules", rulesDir, "--learn-only", "--state", filepath.Join(t.TempDir(), "state"), "--summary", "json"}, size},
+		// A quarter: it holds no state, and costs more a record.
+		{"normalize", []string{"normalize"}, size / 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, c.args...)
+			cmd.Env = append(os.Environ(), "GOMEMLIMIT=") // the program's own limit
+			// The peak is the child's VmHWM, read as its stdin ends: all
+			// but the last megabyte or so has gone through it then, and a
+			// high-water mark only rises. (rusage's Maxrss will not do: the
+			// child is forked sharing this process's memory, whose RSS it
+			// inherits until exec.)
+			var peak int64
+			var hwmErr error
+			in := &repeater{recs: bytes.Split(bytes.TrimSpace(synthStream(20_000)), []byte("\n")), left: c.size}
+			in.atEnd = func() { peak, hwmErr = vmHWM(cmd.Process.Pid) }
+			cmd.Stdin = in
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v: %s", err, stderr.String())
+			}
+			if hwmErr != nil {
+				t.Fatal(hwmErr)
+			}
+			t.Logf("%.2f GiB: peak RSS %d MiB", float64(c.size)/(1<<30), peak>>20)
+			if limit := int64(cacheSize + 192<<20); peak > limit {
+				t.Errorf("peak RSS %d MiB over %d MiB", peak>>20, limit>>20)
+			}
+			if c.name == "replay" && !strings.Contains(stderr.String(), `"event_time_first"`) {
+				t.Errorf("summary: %s", stderr.String())
+			}
+		})
+	}
+}
+
+// sharedOrEmpty is the shared test files' path, or "" without them.
+func sharedOrEmpty(rel string) string {
+	root := os.Getenv("NEWTERMS_SHARED")
+	if root == "" {
+		root = "../../../shared"
+	}
+	p := filepath.Join(root, rel)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// repeater is NDJSON of recs over and over, whole rounds of it until left
+// bytes are out; each round
+// shifts the event ids and the times (a day later), so that each round is
+// new to the state.
+type repeater struct {
+	recs  [][]byte
+	left  int64
+	round int
+	buf   []byte
+	atEnd func() // called once, when the stream ends
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	if len(r.buf) == 0 {
+		if r.left <= 0 { // whole rounds only: no record cut short
+			if r.atEnd != nil {
+				r.atEnd()
+				r.atEnd = nil
+			}
+			return 0, io.EOF
+		}
+		r.fill()
+	}
+	n := copy(p, r.buf)
+	r.buf, r.left = r.buf[n:], r.left-int64(n)
+	return n, nil
+}
+
+func (r *repeater) fill() {
+	r.round++
+	tag := []byte(fmt.Sprintf("%08x", r.round))
+	var b bytes.Buffer
+	for _, rec := range r.recs {
+		// "eventID":"0000000f-..." -> the round in place of the seed; the
+		// day of "eventTime":"2026-05-DD..." moves on.
+		i := bytes.Index(rec, []byte(`"eventID":"`))
+		j := bytes.Index(rec, []byte(`"eventTime":"2026-`))
+		out := append([]byte(nil), rec...)
+		if i >= 0 {
+			copy(out[i+len(`"eventID":"`):], tag)
+		}
+		if j >= 0 {
+			at := j + len(`"eventTime":"2026-`)
+			month := 1 + (r.round/28)%12
+			day := 1 + r.round%28
+			copy(out[at:], fmt.Sprintf("%02d-%02d", month, day))
+		}
+		b.Write(out)
+		b.WriteByte('\n')
+	}
+	r.buf = b.Bytes()
+}
+
+// vmHWM is a process's peak RSS, in bytes.
+func vmHWM(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
