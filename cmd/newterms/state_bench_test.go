@@ -59,8 +59,11 @@ type roundTrips interface{ RoundTrips() int64 }
 //
 // NEWTERMS_BENCH_BACKEND=redis runs it on a shared state instead: a
 // redis-server of the benchmark's own (appendonly, appendfsync
-// everysec), on a unix socket; it also reports the server's memory per
-// tuple and the calls to the server per batch.
+// everysec, or NEWTERMS_BENCH_FSYNC), on a unix socket; it also reports
+// the server's memory per tuple (with the TTLs the store sets, and
+// without), the calls to the server per batch and the server's CPU per
+// batch. Each batch's CPU (cpu-µs/batch: the process's, user and system)
+// is the figure to compare on a shared machine.
 func BenchmarkState(b *testing.B) {
 	n, warmBatches := 1_000_000, 1_000
 	if v, err := strconv.Atoi(os.Getenv("NEWTERMS_BENCH_TUPLES")); err == nil && v > 0 {
@@ -78,25 +81,16 @@ func BenchmarkState(b *testing.B) {
 	loaded := err == nil
 	var srv *seentest.RedisServer
 	if os.Getenv("NEWTERMS_BENCH_BACKEND") == "redis" {
-		srv = seentest.StartRedis(b, "--appendfsync", "everysec")
+		fsync := "everysec"
+		if v := os.Getenv("NEWTERMS_BENCH_FSYNC"); v != "" {
+			fsync = v
+		}
+		srv = seentest.StartRedis(b, "--appendfsync", fsync)
 		loaded = false
 	}
-	memory := func() int64 { // the server's used_memory
-		if srv == nil {
-			return 0
-		}
-		c := srv.Client(b, "")
-		info, err := c.Do(context.Background(), c.B().Info().Section("memory").Build()).ToString()
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, l := range strings.Split(info, "\n") {
-			if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
-				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				return n
-			}
-		}
-		return 0
+	memory := func() int64 { return int64(redisInfo(b, srv, "memory", "used_memory")) }
+	serverCPU := func() float64 { // seconds
+		return redisInfo(b, srv, "cpu", "used_cpu_user") + redisInfo(b, srv, "cpu", "used_cpu_sys")
 	}
 	mem0 := memory()
 	s := openBench(b, dir, srv)
@@ -107,7 +101,20 @@ func BenchmarkState(b *testing.B) {
 	const loadBatch = 10_000
 	for i := 0; i < n && !loaded; {
 		batch := s.Begin(true)
-		for j := 0; j < loadBatch && i < n; j++ {
+		m := min(loadBatch, n-i)
+		// As the engine does: one read of the batch's tuples (a no-op on
+		// the embedded store).
+		err := batch.Prefetch(func(yield func(string, []string) bool) {
+			for j := range m {
+				if !yield(benchRule.Key, tupleOf(i+j)) {
+					return
+				}
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range m {
 			if _, err := batch.Check(benchRule, tupleOf(i), t0.Add(time.Duration(i)*time.Millisecond), "e"); err != nil {
 				b.Fatal(err)
 			}
@@ -122,7 +129,11 @@ func BenchmarkState(b *testing.B) {
 	size := dirSize(dir)
 	if srv != nil {
 		size = memory() - mem0
-		b.Logf("server memory: %.1f bytes a tuple (used_memory %d bytes more after the load)", float64(size)/float64(n), size)
+		redisTuples(b, srv, "PERSIST")
+		noTTL := memory() - mem0
+		redisTuples(b, srv, "PEXPIRE", strconv.FormatInt((benchRule.Window+seen.DefaultTTLMargin).Milliseconds(), 10))
+		b.Logf("server memory: %.1f bytes a tuple with their TTLs, %.1f without (used_memory %d and %d bytes more after the load)",
+			float64(size)/float64(n), float64(noTTL)/float64(n), size, noTTL)
 	}
 	start = time.Now()
 	s = openBench(b, dir, srv)
@@ -139,9 +150,9 @@ func BenchmarkState(b *testing.B) {
 	}
 	defer s.Close()
 
+	fresh := n // the new tuples of both streams: new to each
 	mixed := func(b *testing.B, pick func(*rand.Rand) int) {
 		rng := rand.New(rand.NewPCG(1, 2))
-		fresh := n
 		at := t0.Add(time.Duration(n) * time.Millisecond)
 		checks, hits, reads, batches := 0, 0, 0, 0
 		// Where a batch's time goes: reading the misses, checking, committing.
@@ -202,17 +213,21 @@ func BenchmarkState(b *testing.B) {
 		if shared {
 			calls0 = rt.RoundTrips()
 		}
+		cpu0, srvCPU0 := cpuTime(), serverCPU()
 		b.ResetTimer()
 		cpu0 := cpuTime()
 		for b.Loop() {
 			batch()
 		}
+		b.StopTimer()
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(batches), "cpu-µs/batch")
 		b.ReportMetric(float64(checks)/b.Elapsed().Seconds(), "checks/s")
 		// CPU time is steadier than wall time on a shared machine.
 		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(max(checks, 1)), "cpu-ns/check")
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(batches), "µs/batch")
 		if shared {
 			b.ReportMetric(float64(rt.RoundTrips()-calls0)/float64(batches), "round-trips/batch")
+			b.ReportMetric((serverCPU()-srvCPU0)*1e6/float64(batches), "server-cpu-µs/batch")
 		}
 		b.ReportMetric(float64(hits)/float64(hits+reads), "hit-ratio")
 		cs := s.CacheStats()
@@ -228,6 +243,54 @@ func BenchmarkState(b *testing.B) {
 	b.Run("mixed-uniform", func(b *testing.B) {
 		mixed(b, func(r *rand.Rand) int { return r.IntN(n) })
 	})
+}
+
+// redisInfo is a figure of the server's INFO (0 without a server).
+func redisInfo(b *testing.B, srv *seentest.RedisServer, section, field string) float64 {
+	if srv == nil {
+		return 0
+	}
+	c := srv.Client(b, "")
+	defer c.Close()
+	info, err := c.Do(context.Background(), c.B().Info().Section(section).Build()).ToString()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// redisTuples runs cmd (PERSIST, or PEXPIRE with args) on every tuple key
+// of the benchmark's state, a page of SCAN at a time (to measure the
+// memory of their TTLs).
+func redisTuples(b *testing.B, srv *seentest.RedisServer, cmd string, args ...string) {
+	c := srv.Client(b, "")
+	defer c.Close()
+	script := `local r = redis.call('SCAN', ARGV[1], 'MATCH', '{bench}:t*', 'COUNT', 1000)
+for _, k in ipairs(r[2]) do redis.call(ARGV[2], k, unpack(ARGV, 3)) end
+return r[1]`
+	for cursor := "0"; ; {
+		var err error
+		cursor, err = c.Do(context.Background(), c.B().Eval().Script(script).Numkeys(0).Arg(append([]string{cursor, cmd}, args...)...).Build()).ToString()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cursor == "0" {
+			return
+		}
+	}
+}
+
+// cpuTime is the process's CPU time so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func dirSize(dir string) int64 {
