@@ -215,7 +215,6 @@ func BenchmarkState(b *testing.B) {
 		}
 		cpu0, srvCPU0 := cpuTime(), serverCPU()
 		b.ResetTimer()
-		cpu0 := cpuTime()
 		for b.Loop() {
 			batch()
 		}
@@ -302,13 +301,6 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-// cpuTime is the process's user and system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procMiB reads a size from /proc/self/status (VmRSS, VmHWM...).
