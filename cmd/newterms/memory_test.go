@@ -62,7 +62,7 @@ func TestStreamMemory(t *testing.T) {
 			// inherits until exec.)
 			var peak int64
 			var hwmErr error
-			in := &repeater{recs: bytes.Split(bytes.TrimSpace(synthStream(20_000)), []byte("\n")), left: c.size}
+			in := newRepeater(bytes.Split(bytes.TrimSpace(synthStream(20_000)), []byte("\n")), c.size)
 			in.atEnd = func() { peak, hwmErr = vmHWM(cmd.Process.Pid) }
 			cmd.Stdin = in
 			var stderr bytes.Buffer
@@ -98,15 +98,33 @@ func sharedOrEmpty(rel string) string {
 }
 
 // repeater is NDJSON of recs over and over, whole rounds of it until left
-// bytes are out; each round
-// shifts the event ids and the times (a day later), so that each round is
-// new to the state.
+// bytes are out; each round shifts the event ids and the times (a day
+// later), so that each round is new to the state. A round is patched in
+// place at offsets found once: under -race, rebuilding each round record
+// by record made the test take minutes.
 type repeater struct {
-	recs  [][]byte
-	left  int64
-	round int
-	buf   []byte
-	atEnd func() // called once, when the stream ends
+	round     []byte
+	ids, days []int // where each record's event id and eventTime's month-day are
+	n         int   // rounds made
+	left      int64
+	buf       []byte
+	atEnd     func() // called once, when the stream ends
+}
+
+func newRepeater(recs [][]byte, size int64) *repeater {
+	r := &repeater{left: size}
+	for _, rec := range recs {
+		// "eventID":"0000000f-..." -> the round in place of the seed; the
+		// day of "eventTime":"2026-05-DD..." moves on.
+		if i := bytes.Index(rec, []byte(`"eventID":"`)); i >= 0 {
+			r.ids = append(r.ids, len(r.round)+i+len(`"eventID":"`))
+		}
+		if j := bytes.Index(rec, []byte(`"eventTime":"2026-`)); j >= 0 {
+			r.days = append(r.days, len(r.round)+j+len(`"eventTime":"2026-`))
+		}
+		r.round = append(append(r.round, rec...), '\n')
+	}
+	return r
 }
 
 func (r *repeater) Read(p []byte) (int, error) {
@@ -125,29 +143,19 @@ func (r *repeater) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// fill patches the round for the next one: it is read only when the one
+// before has been read whole.
 func (r *repeater) fill() {
-	r.round++
-	tag := []byte(fmt.Sprintf("%08x", r.round))
-	var b bytes.Buffer
-	for _, rec := range r.recs {
-		// "eventID":"0000000f-..." -> the round in place of the seed; the
-		// day of "eventTime":"2026-05-DD..." moves on.
-		i := bytes.Index(rec, []byte(`"eventID":"`))
-		j := bytes.Index(rec, []byte(`"eventTime":"2026-`))
-		out := append([]byte(nil), rec...)
-		if i >= 0 {
-			copy(out[i+len(`"eventID":"`):], tag)
-		}
-		if j >= 0 {
-			at := j + len(`"eventTime":"2026-`)
-			month := 1 + (r.round/28)%12
-			day := 1 + r.round%28
-			copy(out[at:], fmt.Sprintf("%02d-%02d", month, day))
-		}
-		b.Write(out)
-		b.WriteByte('\n')
+	r.n++
+	tag := fmt.Appendf(nil, "%08x", r.n)
+	day := fmt.Appendf(nil, "%02d-%02d", 1+(r.n/28)%12, 1+r.n%28)
+	for _, i := range r.ids {
+		copy(r.round[i:], tag)
 	}
-	r.buf = b.Bytes()
+	for _, i := range r.days {
+		copy(r.round[i:], day)
+	}
+	r.buf = r.round
 }
 
 // vmHWM is a process's peak RSS, in bytes.
