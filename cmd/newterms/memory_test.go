@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/newterms/newterms/internal/testsupport"
 )
 
 // envStreamGiB sets the size of TestStreamMemory's stream (default 2).
@@ -38,7 +40,7 @@ func TestStreamMemory(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	rulesDir := "../../conf/rules"
-	if p := sharedOrEmpty("fixtures/elastic-rules"); p != "" {
+	if p := testsupport.SharedIfPresent("fixtures/elastic-rules"); p != "" {
 		rulesDir = p
 	}
 	const cacheSize = 64 << 20 // the default cache_size
@@ -82,19 +84,6 @@ func TestStreamMemory(t *testing.T) {
 			}
 		})
 	}
-}
-
-// sharedOrEmpty is the shared test files' path, or "" without them.
-func sharedOrEmpty(rel string) string {
-	root := os.Getenv("NEWTERMS_SHARED")
-	if root == "" {
-		root = "../../../shared"
-	}
-	p := filepath.Join(root, rel)
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
 }
 
 // repeater is NDJSON of recs over and over, whole rounds of it until left

@@ -70,6 +70,15 @@ func Shared(t testing.TB, rel string) string {
 	return path
 }
 
+// SharedIfPresent is the path of rel in the shared directory, or "" when
+// it is absent: for tests that fall back to data of their own.
+func SharedIfPresent(rel string) string {
+	if path, why := shared(rel); why == "" {
+		return path
+	}
+	return ""
+}
+
 func shared(rel string) (path, why string) {
 	root, err := SharedRoot()
 	if err != nil {
