@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/newterms/newterms/internal/alert"
-	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/synth"
+	"github.com/newterms/newterms/internal/synth/synthtest"
 	"github.com/newterms/newterms/internal/testsupport"
 )
 
@@ -157,18 +156,12 @@ type oracle struct {
 func newOracle(t *testing.T, seed uint64, days, n int) *oracle {
 	t.Helper()
 	o := &oracle{events: synth.Stream(synth.Options{Seed: seed, Start: streamStart, Days: days, Events: n})}
-	set, _, err := rules.Load(roleRule, subjectRule)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]string{}
-	for _, r := range set.Rules() {
-		keys[r.ID] = r.Key
-	}
-	for _, a := range synth.Expected(o.events, keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a01"], keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a02"], 10*24*time.Hour) {
-		o.ids = append(o.ids, alert.ID(a.RuleKey, a.Tuple, a.EventID))
+	alerts, ids := synthtest.Expected(t, roleRule, subjectRule, o.events)
+	_, subjectKey := synthtest.Keys(t, roleRule, subjectRule)
+	o.ids = ids
+	for _, a := range alerts {
 		o.index = append(o.index, a.Index)
-		o.subject = append(o.subject, a.RuleKey == keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a02"])
+		o.subject = append(o.subject, a.RuleKey == subjectKey)
 	}
 	if len(o.ids) == 0 {
 		t.Fatal("the oracle expects no alert: the stream tests nothing")

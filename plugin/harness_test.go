@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/newterms/newterms/internal/alert"
 	"github.com/newterms/newterms/internal/flb/flbtest"
 	"github.com/newterms/newterms/internal/forward/forwardtest"
-	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/synth"
+	"github.com/newterms/newterms/internal/synth/synthtest"
 )
 
 // The harness tests run the real .so, built by the Makefile, inside the C
@@ -88,18 +87,7 @@ func newSetup(t *testing.T, seed uint64, n, per int, extra ...string) *setup {
 // expected is the oracle's alert ids for the stream.
 func (s *setup) expected(t *testing.T) []string {
 	t.Helper()
-	set, _, err := rules.Load(roleRule, subjectRule)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]string{}
-	for _, r := range set.Rules() {
-		keys[r.ID] = r.Key
-	}
-	var ids []string
-	for _, a := range synth.Expected(s.events, keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a01"], keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a02"], 10*24*time.Hour) {
-		ids = append(ids, alert.ID(a.RuleKey, a.Tuple, a.EventID))
-	}
+	_, ids := synthtest.Expected(t, roleRule, subjectRule, s.events)
 	slices.Sort(ids)
 	return ids
 }

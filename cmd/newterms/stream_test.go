@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/newterms/newterms/internal/alert"
-	"github.com/newterms/newterms/internal/rules"
 	"github.com/newterms/newterms/internal/synth"
+	"github.com/newterms/newterms/internal/synth/synthtest"
 )
 
 const (
@@ -28,18 +27,7 @@ const (
 // in stream order (synth.Expected).
 func oracleIDs(t *testing.T, events []synth.Event) []string {
 	t.Helper()
-	set, _, err := rules.Load(roleRule, subjectRule)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]string{}
-	for _, r := range set.Rules() {
-		keys[r.ID] = r.Key
-	}
-	var ids []string
-	for _, a := range synth.Expected(events, keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a01"], keys["7f3c2a10-5b1e-4c55-9d0a-2e6f1b8c4a02"], 10*24*time.Hour) {
-		ids = append(ids, alert.ID(a.RuleKey, a.Tuple, a.EventID))
-	}
+	_, ids := synthtest.Expected(t, roleRule, subjectRule, events)
 	if len(ids) == 0 {
 		t.Fatal("the oracle expects no alert: the stream tests nothing")
 	}
