@@ -25,7 +25,6 @@ const (
 	roleRule    = "../conf/rules/initial_access_sts_web_identity_new_role_asn.toml"
 	subjectRule = "../conf/rules/initial_access_sts_web_identity_new_subject_asn.toml"
 	asnDB       = "../testdata/asn/GeoLite2-ASN-Test.mmdb"
-	envBinaries = "NEWTERMS_FLUENT_BIT"
 	// envPlugin names another build of the plugin to test (the Makefile's
 	// is left alone then).
 	envPlugin = "NEWTERMS_E2E_PLUGIN"
@@ -72,34 +71,14 @@ type binary struct{ version, path string }
 // where it looked.
 func binaries(s *testsupport.Suite, t *testing.T) []binary {
 	t.Helper()
-	var patterns []string
-	where := ""
-	if v := os.Getenv(envBinaries); v != "" {
-		where = envBinaries + "=" + v
-		for _, p := range filepath.SplitList(v) {
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				p = filepath.Join(p, "fluent-bit-*")
-			}
-			patterns = append(patterns, p)
-		}
-	} else {
-		where = filepath.Join(s.Shared(sharedBinaries), "fluent-bit-*")
-		patterns = []string{where}
-	}
+	paths, where := testsupport.FluentBits(func() string { return filepath.Join(s.Shared(sharedBinaries), "fluent-bit-*") })
 	var out []binary
-	for _, pat := range patterns {
-		matches, _ := filepath.Glob(pat)
-		for _, m := range matches {
-			st, err := os.Stat(m)
-			if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
-				continue
-			}
-			version := strings.TrimPrefix(filepath.Base(m), "fluent-bit-")
-			for slices.ContainsFunc(out, func(b binary) bool { return b.version == version }) {
-				version += "+"
-			}
-			out = append(out, binary{version, abs(t, m)})
+	for _, m := range paths {
+		version := strings.TrimPrefix(filepath.Base(m), "fluent-bit-")
+		for slices.ContainsFunc(out, func(b binary) bool { return b.version == version }) {
+			version += "+"
 		}
+		out = append(out, binary{version, abs(t, m)})
 	}
 	if len(out) == 0 {
 		s.Skip(t, "no Fluent Bit binary at "+where)

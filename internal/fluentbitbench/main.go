@@ -134,35 +134,20 @@ func run(records, runs int, plugin, seedRules, asnDB string, keep bool) error {
 	return nil
 }
 
-// binary finds Fluent Bit as the e2e tests do, and says where it looked.
+// binary finds Fluent Bit as the e2e tests do (5.1.1 by default), and
+// says where it looked.
 func binary() (path, where string) {
-	var patterns []string
-	if v := os.Getenv("NEWTERMS_FLUENT_BIT"); v != "" {
-		where = "NEWTERMS_FLUENT_BIT=" + v
-		for _, p := range filepath.SplitList(v) {
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				p = filepath.Join(p, "fluent-bit-*")
-			}
-			patterns = append(patterns, p)
-		}
-	} else {
+	paths, where := testsupport.FluentBits(func() string {
 		root, err := testsupport.SharedRoot()
 		if err != nil {
-			return "", err.Error()
+			return err.Error()
 		}
-		where = filepath.Join(root, "fluent-bit", "fluent-bit-5.1.1")
-		patterns = []string{where}
+		return filepath.Join(root, "fluent-bit", "fluent-bit-5.1.1")
+	})
+	if len(paths) == 0 {
+		return "", where
 	}
-	for _, pat := range patterns {
-		matches, _ := filepath.Glob(pat)
-		slices.Sort(matches)
-		for _, m := range matches {
-			if st, err := os.Stat(m); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-				return m, where
-			}
-		}
-	}
-	return "", where
+	return paths[0], where
 }
 
 // writeStream writes n records of the synthetic stream, a line each.
